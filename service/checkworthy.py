@@ -1,0 +1,55 @@
+"""Decide which segments are checkable claims (the rule-based first version).
+
+A heading, a question, an instruction or a greeting must never be reported as an "unsupported" claim,
+so these rules lean towards skipping forms that are plainly not assertions and keep everything else.
+Each rule names itself in ``reason`` so a reader can see why a sentence was skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from service.segment import Segment
+
+# Verbs that open outline instructions and calls to action ("Explain ...", "Highlight ...").
+IMPERATIVE_VERBS = frozenset(
+    """add analyze analyse ask avoid begin call check choose click compare consider contact continue create
+    define describe discover discuss do download download enjoy ensure explain explore find follow get give go
+    highlight imagine join keep learn let list look make mention note order outline provide read remember
+    review see share sign start stop subscribe summarize summarise take talk tell try understand use visit
+    watch""".split()
+)
+GREETINGS = re.compile(r"^(hi|hello|hey|welcome|thanks|thank you|dear|cheers|good (morning|afternoon|evening))\b", re.I)
+_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Checkworthiness:
+    checkworthy: bool
+    score: float
+    reason: str
+
+
+def rule_checkworthiness(segment: Segment) -> Checkworthiness:
+    """Return whether the segment is a factual assertion worth checking, and why."""
+    text = segment.text.strip()
+    words = _WORD.findall(text)
+    if segment.kind == "heading":
+        return Checkworthiness(False, 0.0, "heading")
+    if text.endswith("?"):
+        return Checkworthiness(False, 0.05, "question")
+    if text.endswith(":"):
+        return Checkworthiness(False, 0.05, "introduces a list")
+    if GREETINGS.match(text):
+        return Checkworthiness(False, 0.05, "greeting")
+    if words and words[0].lower() in IMPERATIVE_VERBS:
+        return Checkworthiness(False, 0.1, "instruction")
+    if len(words) < 4:
+        return Checkworthiness(False, 0.1, "fragment")
+    if segment.kind == "list_item" and not _TERMINAL.search(text) and len(words) <= 12:
+        return Checkworthiness(False, 0.1, "outline entry")
+    if segment.kind == "list_item" and len(words) < 6:
+        return Checkworthiness(False, 0.2, "short list item")
+    return Checkworthiness(True, 0.9, "assertion")
