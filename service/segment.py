@@ -45,12 +45,27 @@ def _line_kind(line: str, prefix: str) -> str:
     if marker:
         return "list_item"
     body = line.strip()
-    words = body.split()
-    if not _TERMINAL.search(body) and len(words) <= 12:
-        # A short line with no final punctuation in running text: a title or heading
-        # ("Understanding Opioid Withdrawal and Its Challenges", "Conclusion", "Outline:").
+    if body.endswith(":") and len(body.split()) <= 8:
+        return "heading"  # "Outline:", "Key points:"
+    if not _TERMINAL.search(body) and _looks_like_title(body):
+        # A short line with no final punctuation, in title case: "Understanding Opioid Withdrawal and
+        # Its Challenges", "Conclusion". A lower-case line such as "Kratom is not FDA approved" stays a sentence.
         return "heading"
     return "sentence"
+
+
+_MINOR = frozenset("a an and as at but by for from in into of on or the to vs via with its their your".split())
+
+
+def _looks_like_title(body: str) -> bool:
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", body)]
+    if not words or len(words) > 12:
+        return False
+    if len(words) <= 2:
+        return True
+    major = [w for w in words if w.lower() not in _MINOR]
+    capitalised = sum(1 for w in major if w[0].isupper())
+    return capitalised >= max(2, 0.7 * len(major))
 
 
 def segment(text: str) -> list[Segment]:

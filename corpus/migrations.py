@@ -1,0 +1,63 @@
+"""Schema changes as named functions, each applied once and recorded in ``_migrations``.
+
+A copy of the database anywhere replays to the current schema; nothing is changed by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import sqlite_utils
+
+
+def m001_evidence(db: sqlite_utils.Database) -> None:
+    db["evidence"].create(
+        {
+            "id": str,
+            "statement": str,
+            "source_title": str,
+            "source_url": str,
+            "pmid": str,
+            "doi": str,
+            "publisher": str,
+            "year": int,
+            "study_type": str,
+            "grade": str,
+            "grade_reason": str,
+            "topic": str,
+            "tags": str,
+            "embedding": bytes,
+            "embedding_model": str,
+            "added": str,
+        },
+        pk="id",
+        not_null={"statement", "grade", "study_type"},
+    )
+    db["evidence"].enable_fts(["statement", "source_title", "topic"], create_triggers=True, tokenize="porter")
+    db["evidence"].create_index(["topic"])
+    db["evidence"].create_index(["grade"])
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations in order; return the names applied."""
+    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.__name__ in done:
+            continue
+        with db.conn:
+            migration(db)
+            db["_migrations"].insert({"name": migration.__name__, "applied_at": _now()})
+        applied.append(migration.__name__)
+    return applied
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

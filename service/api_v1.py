@@ -1,0 +1,163 @@
+"""The /v1 HTTP API: the only place where pipeline results become JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from service.errors import VeracityError
+from service.pipeline import CheckResult, Pipeline, TooManySentences
+from service.verdict import ScoredEvidence, Verdict
+
+bp = Blueprint("v1", __name__, url_prefix="/v1")
+
+
+def _pipeline() -> Pipeline:
+    return current_app.extensions["veracity"]
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = current_app.config["VERACITY"].cors_origins
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, X-API-Key"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _request_text() -> tuple[str, dict[str, Any]]:
+    """The submitted text and options, from a JSON or a text/plain body."""
+    mimetype = request.mimetype
+    if mimetype not in ("application/json", "text/plain"):
+        raise VeracityError(
+            "unsupported_media_type",
+            f"Content-Type {mimetype or '(none)'} is not accepted; send application/json "
+            '{"text": "..."} or a text/plain body.',
+            415,
+        )
+    raw = request.get_data(cache=True)
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VeracityError(
+            "invalid_encoding", f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.", 400
+        ) from None
+    options: dict[str, Any] = {}
+    if mimetype == "application/json":
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise VeracityError(
+                "invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400
+            ) from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+            raise VeracityError("missing_text", 'Send a JSON object with a string field "text", e.g. {"text": "..."}.', 400)
+        check_all = payload.get("check_all", False)
+        if not isinstance(check_all, bool):
+            raise VeracityError("invalid_option", '"check_all" must be true or false.', 400)
+        options["check_all"] = check_all
+        body = payload["text"]
+    else:
+        options["check_all"] = request.args.get("check_all", "false").lower() in ("1", "true", "yes")
+    if not body.strip():
+        raise VeracityError("empty_text", "The text is empty; send the article or sentences to check.", 400)
+    return body, options
+
+
+@bp.post("/check")
+def check():
+    text, options = _request_text()
+    settings = current_app.config["VERACITY"]
+    started = time.perf_counter()
+    try:
+        result = _pipeline().check(text, check_all=options["check_all"], max_sentences=settings.max_sentences)
+    except TooManySentences as exc:
+        raise VeracityError("too_many_sentences", str(exc), 413) from None
+    return jsonify(
+        {
+            "ok": True,
+            **check_result_json(result),
+            "corpus": _corpus_json(),
+            "model": _model_json(),
+            "timings_ms": {**result.timings_ms, "total": round((time.perf_counter() - started) * 1000, 2)},
+        }
+    )
+
+
+@bp.get("/health")
+def health():
+    pipeline = _pipeline()
+    return jsonify({"ok": True, "status": "ok", "model": _model_json(), "corpus": _corpus_json(), "models_loaded": True})
+
+
+@bp.get("/evidence/<item_id>")
+def evidence_item(item_id: str):
+    item = _pipeline().retriever.store.get(item_id)
+    if item is None:
+        raise VeracityError("evidence_not_found", f"No evidence item with id {item_id!r}; search with GET /v1/evidence?q=...", 404)
+    item.pop("embedding_model", None)
+    return jsonify({"ok": True, "evidence": item})
+
+
+def check_result_json(result: CheckResult) -> dict[str, Any]:
+    return {
+        "sentences": [
+            {
+                "index": s.segment.index,
+                "text": s.segment.text,
+                "start": s.segment.start,
+                "end": s.segment.end,
+                "kind": s.segment.kind,
+                "checkworthy": s.checkworthiness.checkworthy,
+                "checkworthiness": round(s.checkworthiness.score, 4),
+                "checkworthy_reason": s.checkworthiness.reason,
+                "verdict": verdict_json(s.verdict) if s.verdict else None,
+            }
+            for s in result.sentences
+        ],
+        "summary": result.summary,
+    }
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "label": verdict.label,
+        "confidence": round(verdict.confidence, 4),
+        "method": verdict.method,
+        "reason": verdict.reason,
+        "evidence": [evidence_json(e) for e in verdict.evidence],
+    }
+
+
+def evidence_json(scored: ScoredEvidence) -> dict[str, Any]:
+    e = scored.evidence
+    data = {
+        "id": e.id,
+        "statement": e.statement,
+        "source_title": e.source_title,
+        "source_url": e.source_url,
+        "pmid": e.pmid,
+        "doi": e.doi,
+        "publisher": e.publisher,
+        "year": e.year,
+        "study_type": e.study_type,
+        "grade": e.grade,
+        "score": e.similarity,
+        "stance": scored.stance,
+    }
+    if scored.stance_probs is not None:
+        data["stance_probs"] = dict(zip(("supports", "contradicts", "neutral"), (round(p, 4) for p in scored.stance_probs)))
+    return data
+
+
+def _corpus_json() -> dict[str, Any]:
+    store = _pipeline().retriever.store
+    return {"version": store.version, "items": _pipeline().retriever.size}
+
+
+def _model_json() -> dict[str, Any]:
+    return _pipeline().describe()

@@ -1,0 +1,29 @@
+"""The application factory: settings in, a ready Flask app out, models loaded once."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from service.errors import register_error_handlers
+from service.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config["VERACITY"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    from service.pipeline import build_pipeline
+
+    app.extensions["veracity"] = build_pipeline(settings)
+
+    from service import api_v1
+
+    app.register_blueprint(api_v1.bp)
+    register_error_handlers(app)
+    return app

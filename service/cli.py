@@ -1,0 +1,66 @@
+"""The ``veracity`` command: serve, check, and look after the evidence corpus.
+
+Progress goes to stderr and data to stdout, so every command's output can be piped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from service.settings import Settings, SettingsError
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="veracity")
+def main() -> None:
+    """Veracity: check the claims in a text against a graded evidence corpus."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface (default VERACITY_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default VERACITY_PORT or 8080).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API with waitress (a production WSGI server)."""
+    from waitress import serve as waitress_serve
+
+    from service.app import create_app
+
+    settings = _settings(host=host, port=port)
+    app = create_app(settings)
+    click.echo(f"Veracity serving on http://{settings.host}:{settings.port} (corpus {settings.corpus_db})", err=True)
+    waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads_server, ident="veracity")
+
+
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--check-all", is_flag=True, help="Give a verdict for every sentence, check-worthy or not.")
+def check(source, check_all: bool) -> None:
+    """Check the text in SOURCE (a file, or - for stdin) and print the result as JSON."""
+    from service.api_v1 import check_result_json
+    from service.pipeline import build_pipeline
+
+    text = source.read()
+    if not text.strip():
+        raise click.UsageError("the input is empty; give a file with the text to check")
+    pipeline = build_pipeline(_settings())
+    result = pipeline.check(text, check_all=check_all)
+    click.echo(json.dumps({**check_result_json(result), "model": pipeline.describe()}, indent=2, ensure_ascii=False))
+
+
+from service.cli_corpus import corpus  # noqa: E402  (registered below; kept in its own module)
+
+main.add_command(corpus)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""``veracity corpus ...``: build, import, inspect, export and audit the evidence database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from corpus import builder
+from corpus.importers import CorpusImportError, read_claimreview, read_items, read_scifact_corpus
+from corpus.store import DuplicateIdError, EvidenceStore
+
+DB_OPTION = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Evidence database (default: VERACITY_CORPUS_DB or corpus/corpus.db).",
+)
+
+
+def _db_path(db: Path | None) -> Path:
+    from service.cli import _settings
+
+    settings = _settings()  # parsed even when --db is given, so a bad VERACITY_* value is reported
+    return db or Path(settings.corpus_db)
+
+
+def _embedder():
+    from models.embedder import load_embedder
+
+    return load_embedder(threads=2)
+
+
+@click.group()
+def corpus() -> None:
+    """Build, import, inspect and audit the evidence corpus."""
+
+
+@corpus.command()
+@DB_OPTION
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=builder.DATA_DIR)
+def build(db: Path | None, data_dir: Path) -> None:
+    """Rebuild the database from the reviewable files in corpus/data/."""
+    path = _db_path(db)
+    files = builder.data_files(data_dir)
+    total = sum(1 for f in files for line in f.open(encoding="utf-8") if line.strip())
+    embedder = _embedder()
+    with click.progressbar(length=total, label="Embedding evidence", file=click.get_text_stream("stderr")) as bar:
+        try:
+            store = builder.build(path, embedder.encode, embedder.name, data_dir=data_dir, progress=bar.update)
+        except (CorpusImportError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Built {path}: {store.count()} items, version {store.version}", err=True)
+
+
+@corpus.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@DB_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "items", "scifact", "claimreview"]),
+    default="auto",
+    help="items: Veracity JSONL/CSV; scifact: SciFact corpus.jsonl; claimreview: ClaimReview JSON-LD.",
+)
+@click.option("--replace", is_flag=True, help="Overwrite items whose id already exists.")
+def import_(file: Path, db: Path | None, fmt: str, replace: bool) -> None:
+    """Validate FILE and add all of its items in one transaction (all or nothing)."""
+    if fmt == "auto":
+        name = file.name.lower()
+        fmt = "scifact" if "corpus" in name and "scifact" in str(file).lower() else "claimreview" if name.endswith(".json") else "items"
+    try:
+        items = {"items": read_items, "scifact": read_scifact_corpus, "claimreview": read_claimreview}[fmt](file)
+    except CorpusImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text; re-encode it as UTF-8") from None
+    path = _db_path(db)
+    store = EvidenceStore(path)
+    embedder = _embedder()
+    with click.progressbar(length=len(items), label="Embedding", file=click.get_text_stream("stderr")) as bar:
+        try:
+            added = store.add(items, embedder.encode, embedder.name, replace=replace, progress=bar.update)
+        except DuplicateIdError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Imported {added} items into {path} (now {store.count()} items, version {store.version})", err=True)
+
+
+@corpus.command()
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def stats(db: Path | None, as_json: bool) -> None:
+    """Items per topic, grade and study type."""
+    store = _open(db)
+    data = store.stats()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{data['items']} items, version {data['version']}")
+    for title, key in (("grade", "by_grade"), ("study type", "by_study_type"), ("topic", "by_topic")):
+        click.echo(f"\nby {title}:")
+        for name, count in data[key].items():
+            click.echo(f"  {name:<24} {count:>6}")
+
+
+@corpus.command()
+@DB_OPTION
+def export(db: Path | None) -> None:
+    """Write every item as JSONL to stdout (without embeddings)."""
+    for item in _open(db).iter_items():
+        click.echo(json.dumps(item, ensure_ascii=False))
+
+
+def _open(db: Path | None) -> EvidenceStore:
+    path = _db_path(db)
+    if not path.exists():
+        raise click.ClickException(f"{path} does not exist; run `veracity corpus build` first")
+    return EvidenceStore(path)

@@ -1,0 +1,142 @@
+"""Wire the stages: segment → check-worthiness → retrieve → verdict.
+
+Each stage is a small function or object over plain dataclasses, so the API, the CLI and the batch runner
+all call this one ``Pipeline.check`` and can never drift apart. Check-worthy sentences of a request are
+embedded in one batch and the embeddings reused by every later stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from corpus.store import EvidenceStore
+from models.embedder import Embedder, load_embedder
+from service.checkworthy import Checkworthiness, rule_checkworthiness
+from service.retrieve import Retriever, RetrieverConfig
+from service.segment import Segment, segment
+from service.verdict import LABELS, SimilarityBaseline, Verdict
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TooManySentences(ValueError):
+    def __init__(self, found: int, limit: int) -> None:
+        super().__init__(f"The text has {found} sentences; the limit is {limit}. Split it into several requests.")
+        self.found = found
+        self.limit = limit
+
+
+class VerdictMaker(Protocol):
+    name: str
+
+    def decide(self, claim: str, evidence: list) -> Verdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceResult:
+    segment: Segment
+    checkworthiness: Checkworthiness
+    verdict: Verdict | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    sentences: list[SentenceResult]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {label: 0 for label in LABELS}
+        counts["not_checkworthy"] = 0
+        for s in self.sentences:
+            if s.verdict is None:
+                counts["not_checkworthy"] += 1
+            else:
+                counts[s.verdict.label] += 1
+        return counts
+
+
+class Pipeline:
+    def __init__(self, embedder: Embedder, retriever: Retriever, verdict: VerdictMaker) -> None:
+        self.embedder = embedder
+        self.retriever = retriever
+        self.verdict = verdict
+
+    def describe(self) -> dict[str, object]:
+        """Which models produced a result, for every response and /v1/health."""
+        return {
+            "embedder": self.embedder.name,
+            "verdict": self.verdict.name,
+            "can_contradict": getattr(self.verdict, "can_contradict", False),
+        }
+
+    def check(self, text: str, check_all: bool = False, max_sentences: int | None = None) -> CheckResult:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        segments = segment(text)
+        timings["segment"] = _ms(t0)
+        if max_sentences is not None and len(segments) > max_sentences:
+            raise TooManySentences(len(segments), max_sentences)
+
+        t0 = time.perf_counter()
+        worthiness = [rule_checkworthiness(s) for s in segments]
+        if check_all:
+            worthiness = [Checkworthiness(True, w.score, "check_all") for w in worthiness]
+        claims = [s for s, w in zip(segments, worthiness) if w.checkworthy]
+        timings["checkworthy"] = _ms(t0)
+
+        t0 = time.perf_counter()
+        vectors = self.embedder.encode([c.text for c in claims]) if claims else np.zeros((0, 384), np.float32)
+        timings["embed"] = _ms(t0)
+
+        t0 = time.perf_counter()
+        evidence = self.retriever.retrieve([c.text for c in claims], vectors)
+        timings["retrieve"] = _ms(t0)
+
+        t0 = time.perf_counter()
+        verdicts = {c.index: self.verdict.decide(c.text, ev) for c, ev in zip(claims, evidence)}
+        timings["verdict"] = _ms(t0)
+
+        results = [SentenceResult(s, w, verdicts.get(s.index)) for s, w in zip(segments, worthiness)]
+        log.info("checked %d sentences (%d claims) %s", len(segments), len(claims), timings)
+        return CheckResult(results, timings)
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
+
+
+def open_store(settings: "Settings", progress=None) -> EvidenceStore:
+    """Open the evidence database, building the default corpus first when it is missing or stale."""
+    from corpus import builder
+
+    db_path = Path(settings.corpus_db)
+    is_default = db_path.resolve() == builder.DEFAULT_DB.resolve()
+    if is_default and settings.build_corpus and not builder.is_current(db_path):
+        log.info("building the default corpus at %s", db_path)
+        embedder = load_embedder(threads=settings.threads)
+        return builder.build(db_path, embedder.encode, embedder.name, progress=progress)
+    if not db_path.exists():
+        raise FileNotFoundError(
+            f"Evidence database {db_path} does not exist. Build it with `veracity corpus build` or create it "
+            f"with `veracity corpus import FILE --db {db_path}`, or unset VERACITY_CORPUS_DB to use the default."
+        )
+    return EvidenceStore(db_path)
+
+
+def build_pipeline(settings: "Settings") -> Pipeline:
+    """Load every model once and open the store: the one way the API, CLI and batch runner get a pipeline."""
+    embedder = load_embedder(threads=settings.threads)
+    store = open_store(settings)
+    retriever = Retriever(store, RetrieverConfig(top_k=settings.top_k))
+    verdict = SimilarityBaseline(threshold=settings.support_threshold)
+    return Pipeline(embedder, retriever, verdict)

@@ -1,0 +1,99 @@
+"""Configuration: one dataclass, read from ``VERACITY_*`` environment variables.
+
+Every setting has a default and a line of help (the README's table is generated from ``SETTINGS``), and
+a bad value stops start-up with the variable's name and a valid example rather than failing later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "VERACITY_"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = field(default="127.0.0.1", metadata={"help": "Interface the server listens on."})
+    port: int = field(default=8080, metadata={"help": "TCP port of the server."})
+    corpus_db: Path = field(
+        default=ROOT / "corpus" / "corpus.db",
+        metadata={"help": "Evidence database; built from corpus/data/ if missing or stale (default corpus only)."},
+    )
+    build_corpus: bool = field(
+        default=True, metadata={"help": "Build or refresh the default corpus database at start-up when needed."}
+    )
+    top_k: int = field(default=5, metadata={"help": "Evidence items retrieved per claim."})
+    max_body_bytes: int = field(default=200_000, metadata={"help": "Largest accepted request body, in bytes."})
+    max_sentences: int = field(default=2000, metadata={"help": "Most sentences checked in one request."})
+    support_threshold: float = field(
+        default=0.75, metadata={"help": "Cosine similarity above which the baseline calls a claim supported."}
+    )
+    stance_model: Path = field(
+        default=ROOT / "models" / "stance", metadata={"help": "Folder of the stance cross-encoder (empty: baseline)."}
+    )
+    verdict_model: Path = field(
+        default=ROOT / "models" / "verdict", metadata={"help": "Folder of the calibrated verdict combiner."}
+    )
+    checkworthy_model: Path = field(
+        default=ROOT / "models" / "checkworthy", metadata={"help": "Folder of the check-worthiness classifier."}
+    )
+    threads: int = field(default=2, metadata={"help": "Torch threads for model inference."})
+    threads_server: int = field(default=4, metadata={"help": "Waitress worker threads."})
+    api_keys: tuple[str, ...] = field(
+        default=(), metadata={"help": "Comma-separated keys allowed to add evidence (POST /v1/evidence)."}
+    )
+    cors_origins: str = field(default="*", metadata={"help": "Access-Control-Allow-Origin for /v1/*."})
+    batch_db: Path = field(
+        default=ROOT / "batches.db", metadata={"help": "SQLite file holding batch jobs submitted to the API."}
+    )
+    allow_private_urls: bool = field(
+        default=False, metadata={"help": "Let batch jobs fetch private, loopback and link-local addresses."}
+    )
+    log_level: str = field(default="INFO", metadata={"help": "Python logging level."})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = PREFIX + f.name.upper()
+            if name in environ:
+                values[f.name] = _parse(name, environ[name], f.default)
+        return replace(cls(), **values, **overrides)
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            value = int(raw)
+            if value < 0:
+                raise ValueError
+            return value
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+        if isinstance(default, tuple):
+            return tuple(k.strip() for k in raw.split(",") if k.strip())
+        return raw
+    except ValueError:
+        example = {bool: "true", int: "8080", float: "0.75", tuple: "key1,key2"}.get(type(default), "value")
+        raise SettingsError(f"{name}={raw!r} is not valid; expected a {type(default).__name__}, e.g. {name}={example}") from None
+
+
+SETTINGS = [(PREFIX + f.name.upper(), f.default, f.metadata.get("help", "")) for f in fields(Settings)]

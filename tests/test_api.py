@@ -1,0 +1,122 @@
+"""The /v1 API through Flask's test client, on the real pipeline and a real SQLite corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def assert_error_shape(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status
+    assert response.is_json
+    body = response.get_json()
+    assert body["ok"] is False
+    assert set(body["error"]) == {"code", "message", "status"}
+    assert body["error"]["status"] == status
+    assert len(body["error"]["message"]) > 20
+    if code:
+        assert body["error"]["code"] == code
+    return body
+
+
+def test_check_seed_article_returns_offsets_verdicts_and_summary(client, seed_text):
+    response = client.post("/v1/check", json={"text": seed_text})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["ok"] is True
+    sentences = body["sentences"]
+    assert len(sentences) > 30
+    for s in sentences:
+        assert seed_text[s["start"] : s["end"]] == s["text"]
+        assert (s["verdict"] is None) == (not s["checkworthy"])
+        if s["verdict"]:
+            assert s["verdict"]["label"] in ("supported", "unsupported", "contradicted")
+            assert 0.0 <= s["verdict"]["confidence"] <= 1.0
+            for e in s["verdict"]["evidence"]:
+                assert e["source_url"] or e["pmid"] or e["doi"]
+                assert e["grade"] in ("high", "moderate", "low", "very_low", "ungraded")
+    summary = body["summary"]
+    assert sum(summary.values()) == len(sentences)
+    assert summary["not_checkworthy"] >= 4
+    assert body["corpus"]["items"] > 0 and body["corpus"]["version"]
+    assert body["model"]["embedder"].endswith("all-MiniLM-L6-v2")
+
+
+def test_check_accepts_text_plain(client):
+    response = client.post("/v1/check", data="Naloxone reverses opioid overdose.", content_type="text/plain; charset=utf-8")
+    assert response.status_code == 200
+    assert response.get_json()["sentences"][0]["text"] == "Naloxone reverses opioid overdose."
+
+
+def test_headings_and_instructions_get_no_verdict(client):
+    text = "# Kratom\nExplain opioid withdrawal symptoms: physical and psychological.\nIs kratom safe?"
+    sentences = client.post("/v1/check", json={"text": text}).get_json()["sentences"]
+    assert [s["checkworthy"] for s in sentences] == [False, False, False]
+    assert all(s["verdict"] is None for s in sentences)
+
+
+def test_check_all_gives_every_sentence_a_verdict(client):
+    text = "# Kratom\nIs kratom safe?"
+    sentences = client.post("/v1/check", json={"text": text, "check_all": True}).get_json()["sentences"]
+    assert all(s["verdict"] is not None for s in sentences)
+
+
+def test_empty_text_is_400(client):
+    assert_error_shape(client.post("/v1/check", json={"text": "   "}), 400, "empty_text")
+
+
+def test_missing_text_field_is_400(client):
+    assert_error_shape(client.post("/v1/check", json={"article": "x"}), 400, "missing_text")
+
+
+def test_invalid_json_is_400(client):
+    assert_error_shape(client.post("/v1/check", data="{not json", content_type="application/json"), 400, "invalid_json")
+
+
+def test_non_utf8_body_is_400(client):
+    body = "Kratom caf\u00e9".encode("latin-1")
+    assert_error_shape(client.post("/v1/check", data=body, content_type="text/plain"), 400, "invalid_encoding")
+
+
+def test_wrong_content_type_is_415(client):
+    assert_error_shape(client.post("/v1/check", data="text=x", content_type="application/x-www-form-urlencoded"), 415)
+
+
+def test_body_over_limit_is_413(client, settings):
+    big = "Kratom is a plant. " * (settings.max_body_bytes // 10)
+    assert_error_shape(client.post("/v1/check", json={"text": big}), 413, "body_too_large")
+
+
+def test_unknown_route_is_404_json(client):
+    assert_error_shape(client.get("/v1/nothing-here"), 404, "not_found")
+    assert_error_shape(client.get("/no-such-page"), 404, "not_found")
+
+
+def test_wrong_method_is_405_json(client):
+    assert_error_shape(client.get("/v1/check"), 405, "method_not_allowed")
+
+
+def test_bad_check_all_option_is_400(client):
+    assert_error_shape(client.post("/v1/check", json={"text": "x y z", "check_all": "yes"}), 400, "invalid_option")
+
+
+def test_health_reports_model_and_corpus(client):
+    body = client.get("/v1/health").get_json()
+    assert body["ok"] and body["status"] == "ok"
+    assert body["corpus"]["items"] == 22
+    assert body["model"]["verdict"]
+
+
+def test_evidence_by_id(client):
+    body = client.get("/v1/evidence/kratom-016").get_json()
+    assert body["evidence"]["id"] == "kratom-016"
+    assert body["evidence"]["source_url"].startswith("https://")
+    assert_error_shape(client.get("/v1/evidence/no-such-id"), 404, "evidence_not_found")
+
+
+def test_cors_headers_on_v1(client):
+    response = client.options("/v1/check", headers={"Origin": "chrome-extension://abc", "Access-Control-Request-Method": "POST"})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]

@@ -1,0 +1,39 @@
+"""The ``veracity`` command through click's runner, against real database files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from service.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_corpus_import_then_stats_and_export(tmp_path):
+    db = tmp_path / "c.db"
+    runner = CliRunner()
+    result = runner.invoke(main, ["corpus", "import", str(DATA / "evidence.jsonl"), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 22 items" in result.output
+    stats = json.loads(runner.invoke(main, ["corpus", "stats", "--db", str(db), "--json"]).output)
+    assert stats["items"] == 22 and sum(stats["by_grade"].values()) == 22
+    lines = runner.invoke(main, ["corpus", "export", "--db", str(db)]).output.splitlines()
+    assert len(lines) == 22 and "embedding" not in json.loads(lines[0])
+
+
+def test_corpus_import_of_bad_file_fails_cleanly(tmp_path):
+    db = tmp_path / "c.db"
+    result = CliRunner().invoke(main, ["corpus", "import", str(DATA / "bad_evidence.jsonl"), "--db", str(db)])
+    assert result.exit_code == 1
+    assert "line 2: grade" in result.output and "Traceback" not in result.output
+    assert not db.exists()
+
+
+def test_bad_setting_names_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("VERACITY_TOP_K", "many")
+    result = CliRunner().invoke(main, ["corpus", "stats", "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 2
+    assert "VERACITY_TOP_K='many' is not valid" in result.output
