@@ -18,7 +18,7 @@ import numpy as np
 from corpus.store import EvidenceStore
 from models.embedder import Embedder, load_embedder
 from service.checkworthy import Checkworthiness, rule_checkworthiness
-from service.retrieve import Retriever, RetrieverConfig
+from service.retrieve import Evidence, Retriever, RetrieverConfig
 from service.segment import Segment, segment
 from service.verdict import LABELS, SimilarityBaseline, Verdict
 
@@ -38,7 +38,7 @@ class TooManySentences(ValueError):
 class VerdictMaker(Protocol):
     name: str
 
-    def decide(self, claim: str, evidence: list) -> Verdict: ...
+    def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,35 +80,52 @@ class Pipeline:
         }
 
     def check(self, text: str, check_all: bool = False, max_sentences: int | None = None) -> CheckResult:
+        return self.check_many([text], check_all=check_all, max_sentences=max_sentences)[0]
+
+    def check_many(
+        self, texts: list[str], check_all: bool = False, max_sentences: int | None = None
+    ) -> list[CheckResult]:
+        """Check several documents with one embedding pass and one verdict pass over all their claims.
+
+        Batching across documents is what lets the batch runner approach the model's throughput.
+        """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        segments = segment(text)
+        per_doc = [segment(text) for text in texts]
         timings["segment"] = _ms(t0)
-        if max_sentences is not None and len(segments) > max_sentences:
-            raise TooManySentences(len(segments), max_sentences)
+        for segments in per_doc:
+            if max_sentences is not None and len(segments) > max_sentences:
+                raise TooManySentences(len(segments), max_sentences)
 
         t0 = time.perf_counter()
-        worthiness = [rule_checkworthiness(s) for s in segments]
+        worthiness = [[rule_checkworthiness(s) for s in segments] for segments in per_doc]
         if check_all:
-            worthiness = [Checkworthiness(True, w.score, "check_all") for w in worthiness]
-        claims = [s for s, w in zip(segments, worthiness) if w.checkworthy]
+            worthiness = [[Checkworthiness(True, w.score, "check_all") for w in ws] for ws in worthiness]
+        claims = [
+            (d, s) for d, (segments, ws) in enumerate(zip(per_doc, worthiness)) for s, w in zip(segments, ws) if w.checkworthy
+        ]
+        claim_texts = [s.text for _, s in claims]
         timings["checkworthy"] = _ms(t0)
 
         t0 = time.perf_counter()
-        vectors = self.embedder.encode([c.text for c in claims]) if claims else np.zeros((0, 384), np.float32)
+        vectors = self.embedder.encode(claim_texts) if claims else np.zeros((0, 384), np.float32)
         timings["embed"] = _ms(t0)
 
         t0 = time.perf_counter()
-        evidence = self.retriever.retrieve([c.text for c in claims], vectors)
+        evidence = self.retriever.retrieve(claim_texts, vectors)
         timings["retrieve"] = _ms(t0)
 
         t0 = time.perf_counter()
-        verdicts = {c.index: self.verdict.decide(c.text, ev) for c, ev in zip(claims, evidence)}
+        decided = self.verdict.decide_many(claim_texts, evidence)
+        verdicts = {(d, s.index): v for (d, s), v in zip(claims, decided)}
         timings["verdict"] = _ms(t0)
 
-        results = [SentenceResult(s, w, verdicts.get(s.index)) for s, w in zip(segments, worthiness)]
-        log.info("checked %d sentences (%d claims) %s", len(segments), len(claims), timings)
-        return CheckResult(results, timings)
+        results = []
+        for d, (segments, ws) in enumerate(zip(per_doc, worthiness)):
+            sentences = [SentenceResult(s, w, verdicts.get((d, s.index))) for s, w in zip(segments, ws)]
+            results.append(CheckResult(sentences, timings))
+        log.info("checked %d documents, %d claims %s", len(texts), len(claims), timings)
+        return results
 
 
 def _ms(t0: float) -> float:

@@ -39,6 +39,9 @@ class SimilarityBaseline:
     threshold: float = 0.75
     name: str = "similarity-baseline"
 
+    def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]:
+        return [self.decide(c, e) for c, e in zip(claims, evidence)]
+
     def decide(self, claim: str, evidence: list[Evidence]) -> Verdict:
         scored = [ScoredEvidence(e, None) for e in evidence]
         graded = [e for e in evidence if GRADE_RANK.get(e.grade, 0) > 0]
