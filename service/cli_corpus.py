@@ -112,6 +112,45 @@ def export(db: Path | None) -> None:
         click.echo(json.dumps(item, ensure_ascii=False))
 
 
+@corpus.command()
+@DB_OPTION
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Audit the source files in this folder (e.g. corpus/data) instead of a database.")
+@click.option("--threshold", type=float, default=None, help="Cosine similarity that counts as a near-duplicate.")
+def audit(db: Path | None, data_dir: Path | None, threshold: float | None) -> None:
+    """Check sources, grades, identifiers and near-duplicates; exit 1 on any failure."""
+    from corpus.audit import NEAR_DUPLICATE_COSINE, audit_items
+
+    if data_dir is not None:
+        try:
+            items = [item for path in builder.data_files(data_dir) for item in read_items(path)]
+        except CorpusImportError as exc:
+            raise click.ClickException(str(exc)) from None
+        vectors = _embedder().encode([i["statement"] for i in items])
+    else:
+        store = _open(db)
+        matrix = store.matrix()
+        rows = store.get_many(matrix.ids)
+        items = [rows[i] for i in matrix.ids]
+        for item in items:
+            item.pop("added", None), item.pop("embedding_model", None)
+        vectors = matrix.vectors
+    report = audit_items(items, vectors, threshold or NEAR_DUPLICATE_COSINE)
+    for failure in report.failures:
+        click.echo(f"FAIL {failure}")
+    for a, b, sim in report.near_duplicates:
+        click.echo(f"FAIL near-duplicate from one source: {a} ~ {b} (cosine {sim})")
+    for a, b, sim in report.corroborating:
+        click.echo(f"NOTE same finding from two sources: {a} ~ {b} (cosine {sim})")
+    click.echo(
+        f"{report.items} items: {len(report.failures)} failures, {len(report.near_duplicates)} near-duplicates, "
+        f"{len(report.warnings)} warnings",
+        err=True,
+    )
+    if not report.ok:
+        raise SystemExit(1)
+
+
 def _open(db: Path | None) -> EvidenceStore:
     path = _db_path(db)
     if not path.exists():
