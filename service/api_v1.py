@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from dataclasses import asdict
@@ -9,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from corpus.schema import normalise, validate_item
+from corpus.store import DuplicateIdError
 from service.errors import VeracityError
 from service.pipeline import CheckResult, Pipeline, TooManySentences
 from service.verdict import ScoredEvidence, Verdict
@@ -161,3 +164,54 @@ def _corpus_json() -> dict[str, Any]:
 
 def _model_json() -> dict[str, Any]:
     return _pipeline().describe()
+
+
+@bp.get("/evidence")
+def evidence_search():
+    query = request.args.get("q", "").strip()
+    if not query:
+        raise VeracityError("missing_query", "Add a search query, e.g. GET /v1/evidence?q=kratom+withdrawal", 400)
+    try:
+        limit = min(max(int(request.args.get("limit", 10)), 1), 100)
+    except ValueError:
+        raise VeracityError("invalid_limit", "limit must be a whole number between 1 and 100.", 400) from None
+    pipeline = _pipeline()
+    vectors = pipeline.embedder.encode([query])
+    hits = pipeline.retriever.retrieve([query], vectors, top_k=limit)[0]
+    return jsonify({"ok": True, "query": query, "evidence": [evidence_json(ScoredEvidence(e, None)) for e in hits]})
+
+
+@bp.post("/evidence")
+def evidence_add():
+    _require_api_key()
+    if request.mimetype != "application/json":
+        raise VeracityError("unsupported_media_type", "Send evidence items as application/json (one object or a list).", 415)
+    try:
+        payload = json.loads(request.get_data().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise VeracityError("invalid_json", "The body is not valid UTF-8 JSON; send one evidence object or a list.", 400) from None
+    items = payload if isinstance(payload, list) else [payload]
+    problems = [f"item {n}: {p}" for n, item in enumerate(items) for p in validate_item(item)]
+    if problems:
+        raise VeracityError("invalid_evidence", "Nothing was added. " + "; ".join(problems[:20]), 400)
+    rows = [normalise(item) for item in items]
+    pipeline = _pipeline()
+    store = pipeline.retriever.store
+    try:
+        added = store.add(rows, pipeline.embedder.encode, pipeline.embedder.name)
+    except DuplicateIdError as exc:
+        raise VeracityError("duplicate_id", f"Nothing was added: {exc.args[0].split(';')[0]}; choose new ids.", 409) from None
+    pipeline.retriever.reload()
+    return jsonify({"ok": True, "added": added, "ids": [r["id"] for r in rows], "corpus": _corpus_json()}), 201
+
+
+def _require_api_key() -> None:
+    keys = current_app.config["VERACITY"].api_keys
+    auth = request.headers.get("Authorization", "")
+    given = request.headers.get("X-API-Key") or (auth[7:].strip() if auth.lower().startswith("bearer ") else "")
+    if not keys:
+        raise VeracityError("writes_disabled", "Adding evidence is disabled; the operator must set VERACITY_API_KEYS.", 403)
+    if not given:
+        raise VeracityError("missing_api_key", "Send an API key in the X-API-Key header (or Authorization: Bearer KEY).", 401)
+    if not any(hmac.compare_digest(given, key) for key in keys):
+        raise VeracityError("invalid_api_key", "That API key is not accepted; check VERACITY_API_KEYS on the server.", 403)

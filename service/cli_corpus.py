@@ -90,8 +90,12 @@ def import_(file: Path, db: Path | None, fmt: str, replace: bool) -> None:
 @corpus.command()
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def stats(db: Path | None, as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print the README's markdown tables, computed from corpus/data.")
+def stats(db: Path | None, as_json: bool, markdown: bool) -> None:
     """Items per topic, grade and study type."""
+    if markdown:
+        click.echo(stats_markdown(), nl=False)
+        return
     store = _open(db)
     data = store.stats()
     if as_json:
@@ -149,6 +153,26 @@ def audit(db: Path | None, data_dir: Path | None, threshold: float | None) -> No
     )
     if not report.ok:
         raise SystemExit(1)
+
+
+def stats_markdown(data_dir: Path = builder.DATA_DIR) -> str:
+    """Corpus statistics as markdown, from the source files (so the README can be checked against them)."""
+    from collections import Counter
+
+    items = [item for path in builder.data_files(data_dir) for item in read_items(path)]
+    lines = [f"{len(items)} evidence items from {len({i['source_url'] or i['doi'] for i in items})} distinct sources.", ""]
+    grades = Counter(i["grade"] for i in items)
+    lines += ["| grade | items |", "|---|---:|"]
+    lines += [f"| {g} | {grades[g]} |" for g in ("high", "moderate", "low", "very_low", "ungraded") if grades[g]]
+    lines += ["", "| study type | items |", "|---|---:|"]
+    lines += [f"| {t} | {n} |" for t, n in Counter(i["study_type"] for i in items).most_common()]
+    topics = Counter(i["topic"] for i in items)
+    top = topics.most_common(15)
+    rest = sum(topics.values()) - sum(n for _, n in top)
+    lines += ["", "| topic | items |", "|---|---:|"]
+    lines += [f"| {t} | {n} |" for t, n in top]
+    lines += [f"| {len(topics) - len(top)} other topics | {rest} |", ""]
+    return "\n".join(lines)
 
 
 def _open(db: Path | None) -> EvidenceStore:

@@ -1,0 +1,20 @@
+"""The README documents every setting and shows corpus statistics that match the shipped data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.cli_corpus import stats_markdown
+from service.settings import SETTINGS
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_documented():
+    missing = [name for name, _, _ in SETTINGS if f"`{name}`" not in README]
+    assert missing == []
+
+
+def test_readme_corpus_stats_match_the_data():
+    block = README.split("<!-- corpus-stats -->\n", 1)[1].split("<!-- /corpus-stats -->", 1)[0]
+    assert block == stats_markdown(), "regenerate with: veracity corpus stats --markdown"
