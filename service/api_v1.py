@@ -132,6 +132,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
         "confidence": round(verdict.confidence, 4),
         "method": verdict.method,
         "reason": verdict.reason,
+        "driven_by": verdict.driver,
         "evidence": [evidence_json(e) for e in verdict.evidence],
     }
 

@@ -20,7 +20,7 @@ from models.embedder import Embedder, load_embedder
 from service.checkworthy import Checkworthiness, rule_checkworthiness
 from service.retrieve import Evidence, Retriever, RetrieverConfig
 from service.segment import Segment, segment
-from service.verdict import LABELS, SimilarityBaseline, Verdict
+from service.verdict import LABELS, SimilarityBaseline, StanceVerdict, Verdict
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -155,5 +155,16 @@ def build_pipeline(settings: "Settings") -> Pipeline:
     embedder = load_embedder(threads=settings.threads)
     store = open_store(settings)
     retriever = Retriever(store, RetrieverConfig(top_k=settings.top_k))
-    verdict = SimilarityBaseline(threshold=settings.support_threshold)
-    return Pipeline(embedder, retriever, verdict)
+    return Pipeline(embedder, retriever, load_verdict_maker(settings))
+
+
+def load_verdict_maker(settings: "Settings") -> VerdictMaker:
+    """The stance model and calibrated combiner when both ship; otherwise the similarity baseline, named as such."""
+    stance_dir, combiner_dir = Path(settings.stance_model), Path(settings.verdict_model)
+    if (stance_dir / "config.json").exists() and (combiner_dir / "verdict.skops").exists():
+        from models.stance import StanceModel
+        from models.verdict_model import VerdictModel
+
+        return StanceVerdict(StanceModel.load(stance_dir, num_threads=settings.threads), VerdictModel.load(combiner_dir))
+    log.warning("no stance model in %s: using the similarity baseline, which cannot say 'contradicted'", stance_dir)
+    return SimilarityBaseline(threshold=settings.support_threshold)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from service.retrieve import Evidence
 
 LABELS = ("supported", "contradicted", "unsupported")
@@ -30,6 +32,7 @@ class Verdict:
     method: str
     evidence: list[ScoredEvidence] = field(default_factory=list)
     reason: str = ""
+    driver: str | None = None  # id of the evidence item the label rests on
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class SimilarityBaseline:
                 method=self.name,
                 evidence=scored,
                 reason=f"evidence {best.id} ({best.grade}) is close in meaning (cosine {best.similarity:.2f})",
+                driver=best.id,
             )
         top = max((e.similarity for e in evidence), default=0.0)
         return Verdict(
@@ -62,3 +66,89 @@ class SimilarityBaseline:
             evidence=scored,
             reason="no graded evidence close enough in meaning" if evidence else "the corpus has no evidence",
         )
+
+
+TRUSTED_GRADES = ("high", "moderate", "low")  # grades a "supported" verdict may rest on
+
+
+class StanceVerdict:
+    """Stance cross-encoder over every (claim, evidence) pair, a calibrated combiner, then rules a reader can trust.
+
+    The combiner turns the top-k stances, similarities and grades into calibrated probabilities; the rules
+    then refuse any "supported" that rests only on very-low or ungraded evidence or that stronger
+    contradicting evidence outweighs, because a wrong "supported" is the worst error a fact-checker can make.
+    """
+
+    name = "stance-combiner"
+    can_contradict = True
+
+    def __init__(self, stance, combiner, min_stance: float = 0.5, min_confidence: float = 0.5) -> None:
+        self.stance = stance
+        self.combiner = combiner
+        self.min_stance = min_stance
+        self.min_confidence = min_confidence
+
+    def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]:
+        pairs = [(claim, e.statement) for claim, items in zip(claims, evidence) for e in items]
+        probs = self.stance.predict(pairs) if pairs else np.zeros((0, 3))
+        verdicts, offset = [], 0
+        for claim, items in zip(claims, evidence):
+            claim_probs = probs[offset : offset + len(items)]
+            offset += len(items)
+            verdicts.append(self._decide(items, claim_probs))
+        return verdicts
+
+    def _decide(self, items: list[Evidence], probs: np.ndarray) -> Verdict:
+        from models.verdict_model import claim_features
+
+        scored = [
+            ScoredEvidence(e, STANCES[int(np.argmax(p))], tuple(round(float(x), 4) for x in p)) for e, p in zip(items, probs)
+        ]
+        if not items:
+            return Verdict("unsupported", 1.0, self.name, scored, "the corpus has no evidence for this claim")
+        features = claim_features(probs, [e.similarity for e in items], [e.grade for e in items])
+        p = dict(zip(LABELS, self.combiner.predict_proba(features)[0].tolist()))
+        label = max(p, key=p.get)
+        supporting = [s for s in scored if s.stance == "supports" and s.stance_probs[0] >= self.min_stance]
+        contradicting = [s for s in scored if s.stance == "contradicts" and s.stance_probs[1] >= self.min_stance]
+        best_sup = _strongest(supporting, 0)
+        best_con = _strongest(contradicting, 1)
+
+        if label == "supported":
+            if best_sup is None or p["supported"] < self.min_confidence:
+                return self._unsupported(scored, p, "no evidence clearly supports the claim")
+            if best_sup.evidence.grade not in TRUSTED_GRADES:
+                return self._unsupported(
+                    scored, p, f"the only supporting evidence ({best_sup.evidence.id}) is {best_sup.evidence.grade.replace('_', ' ')}"
+                )
+            if best_con is not None and _strength(best_con, 1) >= _strength(best_sup, 0):
+                label = "contradicted"
+            else:
+                return Verdict("supported", p["supported"], self.name, scored, _because(best_sup, "supports"), best_sup.evidence.id)
+        if label == "contradicted":
+            if best_con is None:
+                return self._unsupported(scored, p, "no evidence clearly contradicts the claim")
+            if best_sup is not None and best_sup.evidence.grade in TRUSTED_GRADES and _strength(best_sup, 0) > _strength(best_con, 1):
+                return self._unsupported(scored, p, "the evidence conflicts; stronger evidence supports the claim")
+            return Verdict("contradicted", p["contradicted"], self.name, scored, _because(best_con, "contradicts"), best_con.evidence.id)
+        return self._unsupported(scored, p, "no relevant evidence takes a side" if not (supporting or contradicting) else "the evidence is not conclusive")
+
+    def _unsupported(self, scored: list[ScoredEvidence], p: dict[str, float], reason: str) -> Verdict:
+        return Verdict("unsupported", p["unsupported"], self.name, scored, reason)
+
+
+STANCES = ("supports", "contradicts", "neutral")
+
+
+def _strength(scored: ScoredEvidence, column: int) -> tuple[int, float]:
+    """Grade first, then how sure the stance model is: a high-grade item outweighs a low-grade one."""
+    return (GRADE_RANK.get(scored.evidence.grade, 0), scored.stance_probs[column] * max(scored.evidence.similarity, 0.0))
+
+
+def _strongest(items: list[ScoredEvidence], column: int) -> ScoredEvidence | None:
+    return max(items, key=lambda s: _strength(s, column), default=None)
+
+
+def _because(scored: ScoredEvidence, stance: str) -> str:
+    e = scored.evidence
+    return f"{e.id} ({e.grade.replace('_', ' ')}, {e.study_type.replace('_', ' ')}) {stance} the claim"
