@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from service.segment import Segment
 
 # Verbs that open outline instructions and calls to action ("Explain ...", "Highlight ...").
@@ -53,3 +55,34 @@ def rule_checkworthiness(segment: Segment) -> Checkworthiness:
     if segment.kind == "list_item" and len(words) < 6:
         return Checkworthiness(False, 0.2, "short list item")
     return Checkworthiness(True, 0.9, "assertion")
+
+
+# Forms that are never claims, whatever a model says: the issue's promise is that a heading, a question or an
+# outline instruction is never reported as an "unsupported" claim.
+HARD_SKIPS = frozenset({"heading", "question", "introduces a list", "greeting", "instruction", "outline entry"})
+
+
+class CheckworthinessStage:
+    """The trained classifier (when it ships) on the shared segment embeddings, with the rules as hard skips."""
+
+    def __init__(self, model=None) -> None:
+        self.model = model
+
+    @property
+    def name(self) -> str:
+        return f"checkworthy-{self.model.revision}" if self.model is not None else "rules"
+
+    def assess(self, segments: list[Segment], embeddings: np.ndarray) -> list[Checkworthiness]:
+        rules = [rule_checkworthiness(s) for s in segments]
+        if self.model is None or not segments:
+            return rules
+        scores = self.model.score([s.text for s in segments], [s.kind for s in segments], embeddings)
+        results = []
+        for rule, score in zip(rules, scores.tolist()):
+            if rule.reason in HARD_SKIPS:
+                results.append(Checkworthiness(False, min(score, rule.score), rule.reason))
+            elif score >= self.model.threshold:
+                results.append(Checkworthiness(True, score, "model: factual assertion"))
+            else:
+                results.append(Checkworthiness(False, score, "model: not a checkable claim"))
+        return results

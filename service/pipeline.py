@@ -17,7 +17,7 @@ import numpy as np
 
 from corpus.store import EvidenceStore
 from models.embedder import Embedder, load_embedder
-from service.checkworthy import Checkworthiness, rule_checkworthiness
+from service.checkworthy import Checkworthiness, CheckworthinessStage
 from service.retrieve import Evidence, Retriever, RetrieverConfig
 from service.segment import Segment, segment
 from service.verdict import LABELS, SimilarityBaseline, StanceVerdict, Verdict
@@ -66,15 +66,23 @@ class CheckResult:
 
 
 class Pipeline:
-    def __init__(self, embedder: Embedder, retriever: Retriever, verdict: VerdictMaker) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        retriever: Retriever,
+        verdict: VerdictMaker,
+        checkworthiness: CheckworthinessStage | None = None,
+    ) -> None:
         self.embedder = embedder
         self.retriever = retriever
         self.verdict = verdict
+        self.checkworthiness = checkworthiness or CheckworthinessStage()
 
     def describe(self) -> dict[str, object]:
         """Which models produced a result, for every response and /v1/health."""
         return {
             "embedder": self.embedder.name,
+            "checkworthiness": self.checkworthiness.name,
             "verdict": self.verdict.name,
             "can_contradict": getattr(self.verdict, "can_contradict", False),
         }
@@ -97,19 +105,26 @@ class Pipeline:
             if max_sentences is not None and len(segments) > max_sentences:
                 raise TooManySentences(len(segments), max_sentences)
 
+        # Every segment is embedded once: the check-worthiness model reads the vectors and retrieval reuses them.
         t0 = time.perf_counter()
-        worthiness = [[rule_checkworthiness(s) for s in segments] for segments in per_doc]
-        if check_all:
-            worthiness = [[Checkworthiness(True, w.score, "check_all") for w in ws] for ws in worthiness]
-        claims = [
-            (d, s) for d, (segments, ws) in enumerate(zip(per_doc, worthiness)) for s, w in zip(segments, ws) if w.checkworthy
-        ]
-        claim_texts = [s.text for _, s in claims]
-        timings["checkworthy"] = _ms(t0)
+        flat = [s for segments in per_doc for s in segments]
+        flat_vectors = self.embedder.encode([s.text for s in flat]) if flat else np.zeros((0, 384), np.float32)
+        timings["embed"] = _ms(t0)
 
         t0 = time.perf_counter()
-        vectors = self.embedder.encode(claim_texts) if claims else np.zeros((0, 384), np.float32)
-        timings["embed"] = _ms(t0)
+        flat_worth = self.checkworthiness.assess(flat, flat_vectors)
+        if check_all:
+            flat_worth = [Checkworthiness(True, w.score, "check_all") for w in flat_worth]
+        worthiness, position = [], 0
+        for segments in per_doc:
+            worthiness.append(flat_worth[position : position + len(segments)])
+            position += len(segments)
+        keep = [i for i, w in enumerate(flat_worth) if w.checkworthy]
+        doc_of = [d for d, segments in enumerate(per_doc) for _ in segments]
+        claims = [(doc_of[i], flat[i]) for i in keep]
+        claim_texts = [s.text for _, s in claims]
+        vectors = flat_vectors[keep]
+        timings["checkworthy"] = _ms(t0)
 
         t0 = time.perf_counter()
         evidence = self.retriever.retrieve(claim_texts, vectors)
@@ -155,7 +170,17 @@ def build_pipeline(settings: "Settings") -> Pipeline:
     embedder = load_embedder(threads=settings.threads)
     store = open_store(settings)
     retriever = Retriever(store, RetrieverConfig(top_k=settings.top_k))
-    return Pipeline(embedder, retriever, load_verdict_maker(settings))
+    return Pipeline(embedder, retriever, load_verdict_maker(settings), load_checkworthiness(settings))
+
+
+def load_checkworthiness(settings: "Settings") -> CheckworthinessStage:
+    model_dir = Path(settings.checkworthy_model)
+    if (model_dir / "model.safetensors").exists():
+        from models.checkworthy import CheckworthyModel
+
+        return CheckworthinessStage(CheckworthyModel.load(model_dir))
+    log.warning("no check-worthiness model in %s: using the rules alone", model_dir)
+    return CheckworthinessStage()
 
 
 def load_verdict_maker(settings: "Settings") -> VerdictMaker:

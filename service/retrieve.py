@@ -1,18 +1,27 @@
 """Find the evidence items closest to a claim.
 
-Dense cosine similarity (MiniLM) catches paraphrases; FTS5 bm25 catches rare exact terms (drug names,
-numbers) that a small embedder blurs. Their rankings are fused with reciprocal rank fusion, which needs
-no score calibration between the two. The cosine similarity of every hit is kept, because the verdict
-needs an absolute measure of relatedness, not a rank.
+Three rankings are fused. Dense cosine similarity (MiniLM) of the whole statement catches paraphrases;
+the same similarity against passages (title + three-sentence windows of long statements, item score = its
+best passage) finds the one finding in an abstract that a claim restates, which one vector per abstract
+blurs; FTS5 bm25 catches rare exact terms (drug names, genes, numbers) that a small embedder misses.
+They are fused by weighted reciprocal rank fusion, which needs no calibration between cosine and bm25
+scores; the weights were tuned on SciFact training claims and scored on held-out ones (bench/retrieval.py).
+An optional reranker (the stance cross-encoder's relevance, 1 - P(neutral)) re-scores the top fused
+candidates. The cosine similarity of claim and statement is kept on every hit, because the verdict needs
+an absolute measure of relatedness, not a rank.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.store import EvidenceMatrix, EvidenceStore
+from corpus.store import EvidenceMatrix, EvidenceStore, PassageMatrix
+
+# (claim, passage) pairs -> relevance in [0, 1], one per pair; e.g. 1 - P(neutral) of the stance model.
+RelevanceFn = Callable[[Sequence[tuple[str, str]]], np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,27 +38,47 @@ class Evidence:
     grade: str
     similarity: float  # cosine similarity of claim and statement, -1..1
     rank: int
+    passage: str | None = None  # best-matching window of a long statement (title first); None if short
 
 
 @dataclass(frozen=True, slots=True)
 class RetrieverConfig:
     top_k: int = 5
-    candidates: int = 50  # per ranking, before fusion
+    candidates: int = 100  # per ranking, before fusion
     rrf_k: int = 60
     lexical: bool = True
+    passages: bool = True
+    dense_weight: float = 1.0  # weights of the rankings in the fusion
+    passage_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rerank: int = 0  # top fused candidates re-scored by the reranker, if one is given; 0 = off
+    rerank_weight: float = 1.0  # the reranker's ranking's weight against the fused ranking
 
 
 class Retriever:
     """Holds the corpus vectors in memory; one instance per process, shared across requests."""
 
-    def __init__(self, store: EvidenceStore, config: RetrieverConfig | None = None) -> None:
+    def __init__(
+        self, store: EvidenceStore, config: RetrieverConfig | None = None, reranker: RelevanceFn | None = None
+    ) -> None:
         self.store = store
         self.config = config or RetrieverConfig()
+        self.reranker = reranker
         self.reload()
 
     def reload(self) -> None:
         self._matrix: EvidenceMatrix = self.store.matrix()
         self._row = {item_id: i for i, item_id in enumerate(self._matrix.ids)}
+        passages: PassageMatrix = self.store.passage_matrix() if self.config.passages else PassageMatrix([], [], np.zeros((0, 384), np.float32))
+        owners = np.array([self._row.get(e, -1) for e in passages.evidence_ids], dtype=np.int64)
+        keep = owners >= 0
+        order = np.argsort(owners[keep], kind="stable")  # passages grouped by item, for reduceat
+        self._passage_ids = [passages.ids[i] for i in np.flatnonzero(keep)[order]]
+        self._passage_vectors = passages.vectors[keep][order]
+        self._passage_owner = owners[keep][order]
+        starts = np.flatnonzero(np.r_[True, self._passage_owner[1:] != self._passage_owner[:-1]]) if len(order) else np.zeros(0, np.int64)
+        self._group_starts = starts
+        self._group_rows = self._passage_owner[starts] if len(order) else np.zeros(0, np.int64)
 
     @property
     def size(self) -> int:
@@ -60,36 +89,114 @@ class Retriever:
         k = top_k or self.config.top_k
         if not queries or self.size == 0:
             return [[] for _ in queries]
-        sims = vectors @ self._matrix.vectors.T  # (q, n)
-        n_cand = min(self.config.candidates, self.size)
-        ranked_ids: list[list[str]] = []
+        cfg = self.config
+        sims = vectors @ self._matrix.vectors.T  # (q, n): claim-statement cosine, also the statement's own score
+        best_passage = np.full(sims.shape, -1, dtype=np.int64)
+        passage_sims = sims
+        if len(self._passage_ids):
+            # An item's passage score is its best passage; short items (no passages) keep the statement's.
+            p_sims = vectors @ self._passage_vectors.T
+            group_max = np.maximum.reduceat(p_sims, self._group_starts, axis=1)
+            passage_sims = sims.copy()
+            passage_sims[:, self._group_rows] = np.maximum(sims[:, self._group_rows], group_max)
+            for qi in range(len(queries)):
+                winners = _argmax_by_group(p_sims[qi], self._group_starts)
+                best_passage[qi, self._group_rows] = winners
+        n_cand = min(cfg.candidates, self.size)
+        ranked: list[list[int]] = []
         for qi, query in enumerate(queries):
-            dense = np.argpartition(-sims[qi], n_cand - 1)[:n_cand]
-            dense = dense[np.argsort(-sims[qi][dense])]
             scores: dict[int, float] = {}
-            for rank, row in enumerate(dense):
-                scores[int(row)] = 1.0 / (self.config.rrf_k + rank + 1)
-            if self.config.lexical:
-                for rank, (item_id, _) in enumerate(self.store.search_text(query, n_cand)):
-                    row = self._row.get(item_id)
-                    if row is not None:
-                        scores[row] = scores.get(row, 0.0) + 1.0 / (self.config.rrf_k + rank + 1)
-            best = sorted(scores, key=lambda r: (-scores[r], -sims[qi][r]))[:k]
-            ranked_ids.append([self._matrix.ids[r] for r in best])
-        rows = self.store.get_many(sorted({i for ids in ranked_ids for i in ids}))
+            _add_rrf(scores, _top(sims[qi], n_cand), cfg.dense_weight, cfg.rrf_k)
+            if len(self._passage_ids) and cfg.passage_weight:
+                _add_rrf(scores, _top(passage_sims[qi], n_cand), cfg.passage_weight, cfg.rrf_k)
+            if cfg.lexical and cfg.lexical_weight:
+                hits = [self._row[i] for i, _ in self.store.search_text(query, n_cand) if i in self._row]
+                _add_rrf(scores, hits, cfg.lexical_weight, cfg.rrf_k)
+            order = sorted(scores, key=lambda r: (-scores[r], -passage_sims[qi][r]))
+            ranked.append(order)
+        texts = self._passage_texts(best_passage, ranked, max(k, cfg.rerank if self.reranker else 0))
+        if self.reranker is not None and cfg.rerank > 0:
+            ranked = self._rerank(queries, ranked, texts)
+        rows = self.store.get_many(sorted({self._matrix.ids[r] for order in ranked for r in order[:k]}))
         results = []
-        for qi, ids in enumerate(ranked_ids):
-            results.append(
-                [
-                    _evidence(rows[item_id], float(sims[qi][self._row[item_id]]), rank)
-                    for rank, item_id in enumerate(ids)
-                    if item_id in rows
-                ]
-            )
+        for qi, order in enumerate(ranked):
+            hits = []
+            for rank, r in enumerate(order[:k]):
+                item_id = self._matrix.ids[r]
+                if item_id in rows:
+                    hits.append(_evidence(rows[item_id], float(sims[qi][r]), rank, texts[qi].get(r)))
+            results.append(hits)
         return results
 
+    def _passage_texts(self, best: np.ndarray, ranked: list[list[int]], depth: int) -> list[dict[int, str]]:
+        """The best passage text of each query's top ``depth`` items (only items that have passages)."""
+        wanted = {
+            (qi, r): self._passage_ids[int(best[qi, r])]
+            for qi, order in enumerate(ranked)
+            for r in order[:depth]
+            if best[qi, r] >= 0
+        }
+        found = self.store.passage_texts(sorted(set(wanted.values()))) if wanted else {}
+        out: list[dict[int, str]] = [{} for _ in ranked]
+        for (qi, r), pid in wanted.items():
+            if pid in found:
+                out[qi][r] = found[pid]
+        return out
 
-def _evidence(row: dict, similarity: float, rank: int) -> Evidence:
+    def _rerank(self, queries: list[str], ranked: list[list[int]], texts: list[dict[int, str]]) -> list[list[int]]:
+        """Fuse the reranker's ranking of the top candidates with the fused ranking (RRF again)."""
+        cfg = self.config
+        assert self.reranker is not None
+        heads = [order[: cfg.rerank] for order in ranked]
+        statements = self.store.get_many(sorted({self._matrix.ids[r] for head in heads for r in head}))
+        pairs = []
+        for qi, head in enumerate(heads):
+            for r in head:
+                row = statements.get(self._matrix.ids[r], {})
+                pairs.append((queries[qi], texts[qi].get(r) or row.get("statement", "")))
+        relevance = np.asarray(self.reranker(pairs), dtype=np.float64)
+        out = []
+        start = 0
+        for qi, head in enumerate(heads):
+            rel = relevance[start : start + len(head)]
+            start += len(head)
+            scores: dict[int, float] = {}
+            _add_rrf(scores, head, 1.0, cfg.rrf_k)
+            _add_rrf(scores, [head[i] for i in np.argsort(-rel, kind="stable")], cfg.rerank_weight, cfg.rrf_k)
+            out.append(sorted(head, key=lambda r: -scores[r]) + ranked[qi][cfg.rerank :])
+        return out
+
+
+def stance_relevance(model) -> RelevanceFn:  # type: ignore[no-untyped-def]
+    """Relevance from a stance model: evidence that supports or contradicts a claim is about it."""
+
+    def relevance(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        return 1.0 - model.predict(list(pairs))[:, 2]
+
+    return relevance
+
+
+def _top(scores: np.ndarray, n: int) -> list[int]:
+    idx = np.argpartition(-scores, n - 1)[:n]
+    return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
+
+
+def _add_rrf(scores: dict[int, float], ranking: list[int], weight: float, k: int) -> None:
+    for rank, row in enumerate(ranking):
+        scores[row] = scores.get(row, 0.0) + weight / (k + rank + 1)
+
+
+def _argmax_by_group(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the largest value in each contiguous group that begins at ``starts``."""
+    group_max = np.maximum.reduceat(values, starts)
+    sizes = np.diff(np.r_[starts, len(values)])
+    is_max = values == np.repeat(group_max, sizes)
+    positions = np.flatnonzero(is_max)
+    first = np.searchsorted(positions, starts)  # first maximum at or after each group's start
+    return positions[first]
+
+
+def _evidence(row: dict, similarity: float, rank: int, passage: str | None = None) -> Evidence:
     return Evidence(
         id=row["id"],
         statement=row["statement"],
@@ -103,4 +210,5 @@ def _evidence(row: dict, similarity: float, rank: int) -> Evidence:
         grade=row["grade"],
         similarity=round(similarity, 4),
         rank=rank,
+        passage=passage,
     )
