@@ -39,7 +39,18 @@ def m001_evidence(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence]
+def m002_passages(db: sqlite_utils.Database) -> None:
+    """Sentence windows of long statements, each with its own vector: a claim usually restates one finding,
+    which a single vector for a whole abstract blurs. Written by ``EvidenceStore.add`` with the item."""
+    db["passages"].create(
+        {"id": str, "evidence_id": str, "n": int, "text": str, "embedding": bytes, "embedding_model": str},
+        pk="id",
+        not_null={"evidence_id", "text"},
+    )
+    db["passages"].create_index(["evidence_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence, m002_passages]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 from collections import Counter
@@ -26,6 +27,14 @@ from corpus.schema import FIELDS
 EmbedFn = Callable[[list[str]], np.ndarray]
 EVIDENCE_COLUMNS = FIELDS + ("added", "embedding_model")
 
+# Long statements (abstracts) also get passages: the title, then windows of WINDOW sentences every STRIDE
+# sentences. A window of three is about 100 tokens, well inside the embedder's 256; the overlap keeps a
+# finding that straddles two sentences whole in some window. Short statements are their own passage.
+PASSAGE_MIN_SENTENCES = 4
+PASSAGE_WINDOW = 3
+PASSAGE_STRIDE = 2
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]*[A-Z0-9])")
+
 
 class DuplicateIdError(ValueError):
     pass
@@ -38,6 +47,32 @@ class EvidenceMatrix:
     ids: list[str]
     vectors: np.ndarray  # (n, d) float32, unit length
     model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PassageMatrix:
+    """Every passage vector in row order with the evidence item it belongs to."""
+
+    ids: list[str]
+    evidence_ids: list[str]
+    vectors: np.ndarray  # (p, d) float32, unit length
+
+
+def split_sentences(text: str) -> list[str]:
+    """A light splitter for windowing evidence: a wrong boundary only shifts a window, so speed wins."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def passages(statement: str, title: str | None = None) -> list[str]:
+    """The passages of a long statement, each prefixed with the source title; [] for a short one."""
+    sentences = split_sentences(statement)
+    if len(sentences) < PASSAGE_MIN_SENTENCES:
+        return []
+    prefix = f"{title.strip().rstrip('.')}. " if title and title.strip() else ""
+    starts = list(range(0, max(len(sentences) - PASSAGE_WINDOW, 0) + 1, PASSAGE_STRIDE))
+    if starts[-1] + PASSAGE_WINDOW < len(sentences):
+        starts.append(len(sentences) - PASSAGE_WINDOW)
+    return [prefix + " ".join(sentences[i : i + PASSAGE_WINDOW]) for i in starts]
 
 
 def _locked(method):
@@ -84,6 +119,7 @@ class EvidenceStore:
                 )
         added = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows: list[dict[str, Any]] = []
+        passage_rows: list[tuple[Any, ...]] = []
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
             vectors = embed([item["statement"] for item in chunk]).astype(np.float32)
@@ -94,6 +130,7 @@ class EvidenceStore:
                 row["embedding_model"] = embedding_model
                 row["added"] = added
                 rows.append(row)
+            passage_rows.extend(self._passage_rows(chunk, embed, embedding_model))
             if progress:
                 progress(len(chunk))
         columns = list(EVIDENCE_COLUMNS) + ["embedding"]
@@ -103,13 +140,50 @@ class EvidenceStore:
         # half a file behind on an error.
         with self.db.conn:
             self.db.conn.executemany(sql, [[row.get(c) for c in columns] for row in rows])
+            self._delete_passages(ids)
+            self.db.conn.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)", passage_rows)
             self._set_meta("version", self._content_hash())
         return len(rows)
+
+    @staticmethod
+    def _passage_rows(items: list[dict[str, Any]], embed: EmbedFn, embedding_model: str) -> list[tuple[Any, ...]]:
+        texts: list[str] = []
+        keys: list[tuple[str, int]] = []
+        for item in items:
+            for n, text in enumerate(passages(item["statement"], item.get("source_title"))):
+                texts.append(text)
+                keys.append((item["id"], n))
+        if not texts:
+            return []
+        vectors = embed(texts).astype(np.float32)
+        return [
+            (f"{item_id}#{n}", item_id, n, text, vector.tobytes(), embedding_model)
+            for (item_id, n), text, vector in zip(keys, texts, vectors)
+        ]
+
+    def _delete_passages(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.db.conn.execute(f"DELETE FROM passages WHERE evidence_id IN ({','.join('?' * len(chunk))})", chunk)
+
+    @_locked
+    def add_missing_passages(self, embed: EmbedFn, embedding_model: str) -> int:
+        """Give long statements added before passages existed (migration m002) their passages."""
+        rows = self.db.execute(
+            "SELECT id, statement, source_title FROM evidence WHERE id NOT IN (SELECT evidence_id FROM passages)"
+        ).fetchall()
+        items = [{"id": r[0], "statement": r[1], "source_title": r[2]} for r in rows]
+        items = [i for i in items if passages(i["statement"], i["source_title"])]
+        passage_rows = self._passage_rows(items, embed, embedding_model)
+        with self.db.conn:
+            self.db.conn.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)", passage_rows)
+        return len(passage_rows)
 
     @_locked
     def delete_all(self) -> None:
         with self.db.conn:
             self.db.execute("DELETE FROM evidence")
+            self.db.execute("DELETE FROM passages")
             self._set_meta("version", self._content_hash())
 
     @_locked
@@ -182,6 +256,31 @@ class EvidenceStore:
             return EvidenceMatrix([], np.zeros((0, 384), dtype=np.float32), None)
         vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
         return EvidenceMatrix(ids, vectors, models.pop() if len(models) == 1 else None)
+
+    @_locked
+    def passage_matrix(self) -> PassageMatrix:
+        ids: list[str] = []
+        owners: list[str] = []
+        blobs: list[bytes] = []
+        for passage_id, evidence_id, blob in self.db.execute(
+            "SELECT id, evidence_id, embedding FROM passages ORDER BY rowid"
+        ):
+            ids.append(passage_id)
+            owners.append(evidence_id)
+            blobs.append(blob)
+        if not ids:
+            return PassageMatrix([], [], np.zeros((0, 384), dtype=np.float32))
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
+        return PassageMatrix(ids, owners, vectors)
+
+    @_locked
+    def passage_texts(self, ids: list[str]) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            result.update(self.db.execute(f"SELECT id, text FROM passages WHERE id IN ({marks})", chunk).fetchall())
+        return result
 
     @_locked
     def search_text(self, query: str, limit: int = 20) -> list[tuple[str, float]]:
