@@ -26,4 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(api_v1.bp)
     register_error_handlers(app)
+    from service import api_batches  # batch jobs: blueprint and worker supervisor
+
+    api_batches.init_app(app)
     return app

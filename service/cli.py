@@ -61,6 +61,9 @@ def check(source, check_all: bool) -> None:
 from service.cli_corpus import corpus  # noqa: E402  (registered below; kept in its own module)
 
 main.add_command(corpus)
+from service.cli_batch import batch  # noqa: E402
+
+main.add_command(batch)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -197,7 +197,11 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 def url_problem(url: str, allow_private: bool = False) -> str | None:
-    """A cheap check before any network use: scheme, host, and literal addresses (no DNS lookup)."""
+    """A cheap check before any network use: scheme, host, and literal addresses.
+
+    Names (``localhost`` included) are not looked up here: DNS can change, so they are vetted after
+    resolution, when connecting.
+    """
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises on a bad port)
@@ -209,11 +213,8 @@ def url_problem(url: str, allow_private: bool = False) -> str | None:
         return f"{url!r} has no host name; give an absolute URL such as https://example.org/article"
     if allow_private:
         return None
-    host = parts.hostname
-    if host == "localhost" or host.endswith(".localhost"):
-        return f"{url!r} names localhost; {_PRIVATE_HINT}"
     try:
-        problem = address_problem(host)
+        problem = address_problem(parts.hostname)
     except ValueError:
         return None  # a name: checked after DNS resolution, when connecting
     return f"{url!r} points to {problem}; {_PRIVATE_HINT}" if problem else None
@@ -274,10 +275,9 @@ class Fetcher:
 
     def fetch(self, url: str) -> Page:
         """Fetch and extract one URL; never raises for anything the page or network did."""
-        problem = url_problem(url, self.config.allow_private)
+        problem = url_problem(url, allow_private=True)  # syntax only: addresses are vetted after DNS, on connect
         if problem:
-            code = "invalid_url" if "not a valid" in problem or "no host" in problem or "not an http" in problem else "blocked_address"
-            return Page(url, "failed", error_code=code, error=problem)
+            return Page(url, "failed", error_code="invalid_url", error=problem)
         attempt = 0
         while True:
             attempt += 1
@@ -443,8 +443,9 @@ def page_from_bytes(body: bytes, content_type: str | None, url: str | None, fina
         title, published, main = None, None, text.replace("\r\n", "\n").strip()
     if not main or not main.strip():
         what = "no main text could be extracted" if html else "the text is empty"
+        where = f" from {final_url or url}" if final_url or url else ""
         return Page(url, "failed", final_url=final_url, content_type=content_type, encoding=encoding, title=title, error_code="no_text",
-                    error=f"{what} from {final_url or url}; it may be built by JavaScript or be only navigation")
+                    error=f"{what}{where}; the page may be built by JavaScript or hold only navigation")
     return Page(url, "ok", text=main, final_url=final_url, title=title, published=published, content_type=content_type, encoding=encoding)
 
 
@@ -468,14 +469,21 @@ def _title_only(html: str) -> str | None:
 FILE_TYPES = {".html": "text/html", ".htm": "text/html", ".xhtml": "application/xhtml+xml", ".txt": "text/plain", ".md": "text/plain", ".text": "text/plain"}
 
 
-def page_from_file(path: Path, key: str) -> Page:
-    """A local HTML or text file, extracted exactly as a fetched page of that type would be."""
-    content_type = FILE_TYPES.get(path.suffix.lower())
+def page_from_file(path: Path, key: str, body: bytes | None = None) -> Page:
+    """A local HTML or text file, extracted exactly as a fetched page of that type would be.
+
+    ``body`` lets a driver read the file and ship its bytes to a worker on another machine.
+    """
+    suffix = path.suffix.lower()
+    content_type = FILE_TYPES.get(suffix)
     if content_type is None:
-        reason = "a PDF; PDFs are not checked yet" if path.suffix.lower() == ".pdf" else f"not .html, .htm or .txt ({path.suffix or 'no suffix'})"
-        return Page(key, "skipped", error_code="pdf" if path.suffix.lower() == ".pdf" else "unsupported_content_type", error=f"{path} is {reason}")
-    try:
-        body = path.read_bytes()
-    except OSError as exc:
-        return Page(key, "failed", error_code="read_error", error=f"cannot read {path}: {exc.strerror}")
-    return replace(page_from_bytes(body, content_type, url=key), attempts=1)
+        if suffix == ".pdf":
+            return Page(None, "skipped", error_code="pdf", error=f"{path} is a PDF; PDFs are not checked yet")
+        return Page(None, "skipped", error_code="unsupported_content_type",
+                    error=f"{path} is not .html, .htm or .txt ({suffix or 'no suffix'}); only web pages and text are checked")
+    if body is None:
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            return Page(None, "failed", error_code="read_error", error=f"cannot read {path}: {exc.strerror}")
+    return replace(page_from_bytes(body, content_type, url=None, final_url=None), attempts=1)

@@ -57,6 +57,8 @@ class Settings:
     allow_private_urls: bool = field(
         default=False, metadata={"help": "Let batch jobs fetch private, loopback and link-local addresses."}
     )
+    batch_max_documents: int = field(default=1000, metadata={"help": "Most documents in one POST /v1/batches job."})
+    batch_delay_s: float = field(default=1.0, metadata={"help": "Pause between two batch requests to the same host, in seconds."})
     log_level: str = field(default="INFO", metadata={"help": "Python logging level."})
 
     @classmethod

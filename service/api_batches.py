@@ -1,0 +1,183 @@
+"""``/v1/batches``: submit many URLs or texts, follow the job, page through the results.
+
+The request thread only validates and stores the job (state lives in ``settings.batch_db``, so jobs
+survive a restart); a separate worker process (:mod:`service.batch_worker`) fetches and checks.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+
+from service.api_v1 import _cors
+from service.batch import FINISHED, ResultsStore, Source, text_key
+from service.batch_worker import WorkerSupervisor
+from service.errors import VeracityError
+from service.fetch import url_problem
+
+bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
+bp.after_request(_cors)
+RESULTS_PAGE_MAX = 500
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes and the worker supervisor; resume jobs a stopped server left unfinished."""
+    supervisor = WorkerSupervisor(app.config["VERACITY"])
+    app.extensions["veracity_batches"] = supervisor
+    app.register_blueprint(bp)
+    supervisor.resume_unfinished()
+
+
+def _store() -> ResultsStore:
+    return ResultsStore(current_app.config["VERACITY"].batch_db)
+
+
+def _bad(code: str, message: str) -> VeracityError:
+    return VeracityError(code, message, 400)
+
+
+def _sources(payload: dict[str, Any]) -> list[Source]:
+    """Validate the body's urls / texts / documents into sources; every problem names the item."""
+    settings = current_app.config["VERACITY"]
+    items: list[dict[str, Any]] = []
+    for name in ("urls", "texts", "documents"):
+        value = payload.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise _bad("invalid_batch", f'"{name}" must be a list, e.g. {{"{name}": [...]}}.')
+        if name == "urls":
+            items += [{"url": u, "_where": f"urls[{i}]"} for i, u in enumerate(value)]
+        elif name == "texts":
+            items += [{"text": t, "_where": f"texts[{i}]"} for i, t in enumerate(value)]
+        else:
+            for i, d in enumerate(value):
+                if not isinstance(d, dict):
+                    raise _bad("invalid_batch", f'documents[{i}] must be an object with "url", or "text" and an optional "id".')
+                items.append({**d, "_where": f"documents[{i}]"})
+    if not items:
+        raise _bad(
+            "empty_batch",
+            'Send a JSON object with "urls": ["https://..."], "texts": ["..."] or "documents": [{"url": ...} | {"id": ..., "text": ...}].',
+        )
+    if len(items) > settings.batch_max_documents:
+        raise VeracityError(
+            "batch_too_large", f"The batch has {len(items)} documents; the limit is {settings.batch_max_documents}. Split it into several batches.", 413
+        )
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for item in items:
+        where = item["_where"]
+        doc_id = item.get("id")
+        if doc_id is not None and not isinstance(doc_id, (str, int)):
+            raise _bad("invalid_batch", f'{where}: "id" must be a string or a number.')
+        if "url" in item and "text" not in item:
+            url = item["url"]
+            if not isinstance(url, str):
+                raise _bad("invalid_url", f"{where} must be a string URL such as https://example.org/article.")
+            problem = url_problem(url.strip(), settings.allow_private_urls)
+            if problem:
+                code = "blocked_url" if "VERACITY_ALLOW_PRIVATE_URLS" in problem else "invalid_url"
+                raise _bad(code, f"{where}: {problem}.")
+            source = Source(key=str(doc_id) if doc_id is not None else url.strip(), url=url.strip())
+        elif isinstance(item.get("text"), str):
+            if not item["text"].strip():
+                raise _bad("empty_text", f"{where} is empty; send the text to check.")
+            source = Source(key=str(doc_id) if doc_id is not None else text_key(item["text"]), text=item["text"])
+        else:
+            raise _bad("invalid_batch", f'{where} needs a string "url" or "text".')
+        if source.key in seen:
+            raise _bad("duplicate_document", f"{where} repeats the document {source.key!r}; send each URL or id once.")
+        seen.add(source.key)
+        sources.append(source)
+    return sources
+
+
+@bp.post("")
+def create():
+    if request.mimetype != "application/json":
+        raise VeracityError("unsupported_media_type", 'Send application/json, e.g. {"urls": ["https://example.org/a"]}.', 415)
+    try:
+        payload = json.loads(request.get_data(cache=True).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad("invalid_json", f"The body is not valid UTF-8 JSON ({exc}).") from None
+    if not isinstance(payload, dict):
+        raise _bad("invalid_batch", 'Send a JSON object such as {"urls": ["https://example.org/a"]}.')
+    check_all = payload.get("check_all", False)
+    if not isinstance(check_all, bool):
+        raise _bad("invalid_option", '"check_all" must be true or false.')
+    sources = _sources(payload)
+    job = secrets.token_hex(8)
+    with _store() as store:
+        store.create_job(job, sources, {"check_all": check_all})
+    current_app.extensions["veracity_batches"].ensure_running()
+    body = {"ok": True, "id": job, "status": "queued", "documents": len(sources), **_links(job)}
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = body["links"]["status"]
+    return response
+
+
+def _links(job: str) -> dict[str, Any]:
+    return {"links": {"status": url_for("batches.status", job=job), "results": url_for("batches.results", job=job)}}
+
+
+def _job_or_404(store: ResultsStore, job: str) -> dict[str, Any]:
+    row = store.job(job)
+    if row is None or row["origin"] != "api":
+        raise VeracityError("batch_not_found", f"No batch job {job!r}; POST /v1/batches returns the id of a new job.", 404)
+    return row
+
+
+@bp.get("/<job>")
+def status(job: str):
+    with _store() as store:
+        row = _job_or_404(store, job)
+        progress = store.progress(job)
+    done = sum(progress[s] for s in FINISHED)
+    return jsonify(
+        {
+            "ok": True,
+            "id": job,
+            "status": row["status"],
+            "error": row["error"],
+            "created_at": row["created_at"],
+            "started_at": row["started_at"],
+            "finished_at": row["finished_at"],
+            "progress": {"total": progress["total"], "done": done, "pending": progress["pending"],
+                         "fraction": round(done / progress["total"], 4) if progress["total"] else 1.0},
+            "documents": {s: progress[s] for s in FINISHED},
+            "sentences": {k: progress[k] for k in ("sentences", "checkworthy", "supported", "contradicted", "unsupported", "not_checkworthy")},
+            **_links(job),
+        }
+    )
+
+
+@bp.get("/<job>/results")
+def results(job: str):
+    """Finished documents as JSONL, in the order they finished; follow ``X-Next-Cursor`` for the next page."""
+    try:
+        cursor = int(request.args.get("cursor", "0"))
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        raise _bad("invalid_cursor", "cursor and limit must be whole numbers, e.g. ?cursor=0&limit=100.") from None
+    if cursor < 0 or not 1 <= limit <= RESULTS_PAGE_MAX:
+        raise _bad("invalid_cursor", f"cursor must be 0 or more and limit between 1 and {RESULTS_PAGE_MAX}.")
+    with _store() as store:
+        row = _job_or_404(store, job)
+        docs = store.documents(job, after_seq=cursor, limit=limit)
+    lines = []
+    for doc in docs:
+        doc.pop("job", None)
+        lines.append(json.dumps(doc, ensure_ascii=False))
+    next_cursor = docs[-1].get("seq", cursor) if docs else cursor
+    response = Response("".join(line + "\n" for line in lines), mimetype="application/x-ndjson")
+    response.headers["X-Next-Cursor"] = str(next_cursor)
+    more = len(docs) == limit or row["status"] in ("queued", "running")
+    response.headers["X-Job-Status"] = row["status"]
+    if more:
+        response.headers["Link"] = f'<{url_for("batches.results", job=job, cursor=next_cursor, limit=limit)}>; rel="next"'
+    return response

@@ -1,0 +1,261 @@
+"""``veracity batch ...``: check many pages or texts, resumably, and export the results.
+
+``veracity batch INPUT --out results.db`` is short for ``veracity batch run INPUT --out results.db``.
+Progress goes to stderr (tqdm), exports to stdout, so both pipe.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from service.batch import BatchInputError, BatchOptions, DocResult, ResultsStore, RunStats, read_sources, run_batch
+from service.fetch import FetchConfig
+
+CLI_JOB = "default"
+RATING_NAMES = {
+    # Honest names: an automated check found (or did not find) close evidence; it is not a journalist's verdict.
+    "supported": "Supported by graded evidence (automated check)",
+    "contradicted": "Contradicted by graded evidence (automated check)",
+    "unsupported": "No supporting evidence found (automated check; not a rating of false)",
+}
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``run`` when the first argument is not one of its commands."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup)
+def batch() -> None:
+    """Check many pages or texts at once: run, export, worker.
+
+    `veracity batch INPUT --out results.db` is short for `veracity batch run INPUT --out results.db`
+    (name a file called run, export or worker with the long form).
+    """
+
+
+@batch.command()
+@click.argument("input_spec", metavar="INPUT")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="SQLite file for the results.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="local: this process; ray: Ray Data actors.")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="Ray: check actors (each loads the models once).")
+@click.option("--ray-address", default=None, help="Ray: cluster address (default RAY_ADDRESS; unset starts a local cluster).")
+@click.option("--check-all", is_flag=True, help="Give a verdict for every sentence, check-worthy or not.")
+@click.option("--force", is_flag=True, help="Re-check documents already in the results file.")
+@click.option("--retry-errors", is_flag=True, help="Fetch and check again the documents that failed last time.")
+@click.option("--chunk", type=click.IntRange(1), default=32, show_default=True, help="Documents per model batch.")
+@click.option("--concurrency", type=click.IntRange(1), default=8, show_default=True, help="Pages fetched at once.")
+@click.option("--per-host", type=click.IntRange(1), default=2, show_default=True, help="Pages fetched at once from one host.")
+@click.option("--delay", type=click.FloatRange(0), default=None, help="Seconds between two requests to one host (default VERACITY_BATCH_DELAY_S or 1).")
+@click.option("--timeout", type=click.FloatRange(0.1), default=15.0, show_default=True, help="Seconds to wait on a connection or read.")
+@click.option("--retries", type=click.IntRange(0), default=2, show_default=True, help="Retries after timeouts, resets, 429 and 5xx.")
+@click.option("--max-bytes", type=click.IntRange(1), default=5_000_000, show_default=True, help="Largest page downloaded.")
+@click.option("--max-redirects", type=click.IntRange(0), default=5, show_default=True)
+@click.option("--allow-private-urls", is_flag=True, default=None, help="Fetch private, loopback and link-local addresses (default VERACITY_ALLOW_PRIVATE_URLS).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+def run(input_spec: str, out: Path, engine: str, workers: int, ray_address: str | None, check_all: bool, force: bool,
+        retry_errors: bool, chunk: int, concurrency: int, per_host: int, delay: float | None, timeout: float, retries: int,
+        max_bytes: int, max_redirects: int, allow_private_urls: bool | None, quiet: bool) -> None:
+    """Check every document in INPUT and store the results in --out.
+
+    INPUT is a file of URLs (one a line), a JSONL file of {"url": ...} or {"id": ..., "text": ...}
+    records, a directory of .html/.txt files, or - for stdin. Stop it at any time: running the same
+    command again finishes the rest, and nothing is checked or stored twice.
+    """
+    from service.cli import _settings
+
+    settings = _settings()
+    try:
+        sources, repeated = read_sources(input_spec, click.get_text_stream("stdin"))
+    except BatchInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="INPUT") from None
+    fetch = FetchConfig(
+        timeout_s=timeout, max_redirects=max_redirects, max_bytes=max_bytes, retries=retries, concurrency=concurrency,
+        per_host=per_host, delay_s=settings.batch_delay_s if delay is None else delay,
+        allow_private=settings.allow_private_urls if allow_private_urls is None else allow_private_urls,
+    )
+    options = BatchOptions(check_all=check_all, fetch=fetch, chunk_docs=chunk, engine=engine, workers=workers, ray_address=ray_address)
+    say = (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    store = _open_store(out)
+    with store:
+        previous = store.ensure_job(CLI_JOB, {"check_all": check_all})
+        if previous is not None and previous.get("check_all") != check_all and not force:
+            say(f"note: {out} was checked with check_all={previous.get('check_all')}; documents already there keep those "
+                "results (add --force to re-check them)")
+        added = store.register(CLI_JOB, sources)
+        keys = [s.key for s in sources]
+        if force:
+            store.reset(CLI_JOB, keys)
+        elif retry_errors:
+            store.reset(CLI_JOB, keys, statuses=("failed",))
+        pending = store.pending_sources(CLI_JOB, keys)
+        done_before = len(sources) - len(pending)
+        say(f"{len(sources)} documents in {input_spec}" + (f" ({repeated} repeated, skipped)" if repeated else "")
+            + f": {added} new, {done_before} already done, {len(pending)} to check ({engine} engine)")
+        pipeline = None
+        if engine == "local" and pending:
+            from service.pipeline import build_pipeline
+
+            say("loading models ...")
+            try:
+                pipeline = build_pipeline(settings)
+            except FileNotFoundError as exc:
+                raise click.ClickException(str(exc)) from None
+        progress, close = _progress_bar(len(pending), quiet)
+        store.set_job_status(CLI_JOB, "running")
+        try:
+            stats = run_batch(store, CLI_JOB, settings, options, pipeline=pipeline, progress=progress)
+        except KeyboardInterrupt:
+            close()
+            raise click.ClickException(f"interrupted; run the same command again to finish the {store.progress(CLI_JOB)['pending']} documents left") from None
+        except ImportError as exc:
+            close()
+            raise click.ClickException(f"{exc}; install Ray with: pip install 'ray[data]>=2.50,<3'") from None
+        except FileNotFoundError as exc:
+            close()
+            raise click.ClickException(str(exc)) from None
+        close()
+        store.set_job_status(CLI_JOB, "done" if store.progress(CLI_JOB)["pending"] == 0 else "running")
+        if not quiet:
+            click.echo(summary_table(store, stats), err=True)
+
+
+def _open_store(path: Path) -> ResultsStore:
+    try:
+        return ResultsStore(path)
+    except Exception as exc:  # not SQLite, or a newer schema
+        raise click.ClickException(f"cannot use {path} for results ({exc}); give a new file name with --out") from None
+
+
+def _progress_bar(total: int, quiet: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="doc", file=sys.stderr, disable=quiet or total == 0, dynamic_ncols=True, smoothing=0.1)
+    started = time.perf_counter()
+    counts = {"sentences": 0, "errors": 0}
+
+    def update(results: list[DocResult]) -> None:
+        counts["sentences"] += sum(r.document.get("sentences") or 0 for r in results)
+        counts["errors"] += sum(1 for r in results if r.document["status"] == "failed")
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        bar.set_postfix_str(f"{counts['sentences'] / elapsed:.1f} sentences/s, {counts['errors']} errors", refresh=False)
+        bar.update(len(results))
+
+    return update, bar.close
+
+
+def summary_table(store: ResultsStore, stats: RunStats) -> str:
+    p = store.progress(CLI_JOB)
+    errors = store.error_counts(CLI_JOB)
+    rows = [("checked", p["checked"]), ("failed", p["failed"]), ("skipped", p["skipped"]), ("pending", p["pending"])]
+    lines = ["", "| documents | count |", "| --- | ---: |", *(f"| {name} | {n} |" for name, n in rows)]
+    lines += ["", "| sentences | count |", "| --- | ---: |", f"| all | {p['sentences']} |", f"| check-worthy | {p['checkworthy']} |"]
+    lines += [f"| {label} | {p[label]} |" for label in ("supported", "contradicted", "unsupported")]
+    if errors:
+        lines += ["", "| reason | documents |", "| --- | ---: |", *(f"| {code} | {n} |" for code, n in errors.items())]
+    lines += ["", f"this run: {stats.documents} documents in {stats.elapsed_s:.1f} s ({stats.docs_per_min:.0f} documents/min, "
+              f"{stats.sentences_per_s:.1f} sentences/s)"]
+    if p["pending"]:
+        lines.append(f"{p['pending']} documents are still pending; run the same command again to finish them")
+    return "\n".join(lines)
+
+
+@batch.command()
+@click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "claimreview"]), default="jsonl", show_default=True,
+              help="jsonl: one document a line with its sentences; csv: one sentence a row; claimreview: schema.org JSON-LD.")
+@click.option("--job", default=None, help="Only this job (API databases hold several; default: all).")
+@click.option("--out", "out", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
+def export(db: Path, fmt: str, job: str | None, out) -> None:
+    """Write the results in DB as JSONL, CSV or ClaimReview JSON-LD."""
+    store = _open_store(db)
+    with store:
+        documents = store.iter_documents(job)
+        if fmt == "jsonl":
+            for doc in documents:
+                doc.pop("seq", None)
+                out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        elif fmt == "csv":
+            write_csv(documents, out)
+        else:
+            out.write("[\n")
+            first = True
+            for review in claim_reviews(documents):
+                out.write(("" if first else ",\n") + json.dumps(review, ensure_ascii=False))
+                first = False
+            out.write("\n]\n")
+
+
+CSV_COLUMNS = ["document_id", "url", "final_url", "status", "error_code", "error", "title", "sentence_index", "start", "end",
+               "text", "checkworthy", "label", "confidence", "method", "evidence_ids"]
+
+
+def write_csv(documents: Iterator[dict[str, Any]], out) -> None:
+    writer = csv.DictWriter(out, CSV_COLUMNS)
+    writer.writeheader()
+    for doc in documents:
+        base = {"document_id": doc["id"], "url": doc["url"], "final_url": doc["final_url"], "status": doc["status"],
+                "error_code": (doc["error"] or {}).get("code"), "error": (doc["error"] or {}).get("message"), "title": doc["title"]}
+        if not doc["sentences"]:
+            writer.writerow(base)
+        for s in doc["sentences"]:
+            writer.writerow({**base, "sentence_index": s["index"], "start": s["start"], "end": s["end"], "text": s["text"],
+                             "checkworthy": s["checkworthy"], "label": s["label"], "confidence": s["confidence"],
+                             "method": s["method"], "evidence_ids": " ".join(s["evidence_ids"])})
+
+
+def claim_reviews(documents: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """One schema.org ClaimReview per checked claim (a sentence with a verdict)."""
+    for doc in documents:
+        appearance = {"@type": "CreativeWork", "url": doc["final_url"] or doc["url"]}
+        if doc["title"]:
+            appearance["headline"] = doc["title"]
+        if doc["published"]:
+            appearance["datePublished"] = doc["published"]
+        for s in doc["sentences"]:
+            if s["label"] is None:
+                continue
+            explanation = f"Automated check by Veracity ({s['method']}), confidence {s['confidence']}"
+            if s["evidence_ids"]:
+                explanation += "; closest evidence: " + ", ".join(s["evidence_ids"])
+            if s["method"] == "similarity-baseline":
+                explanation += ". The similarity baseline measures closeness in meaning; it cannot detect contradiction."
+            yield {
+                "@context": "https://schema.org",
+                "@type": "ClaimReview",
+                "claimReviewed": s["text"],
+                "datePublished": (doc["checked_at"] or "")[:10] or None,
+                "author": {"@type": "Organization", "name": "Veracity (automated claim check)"},
+                "itemReviewed": {"@type": "Claim", "appearance": appearance},
+                "reviewRating": {"@type": "Rating", "alternateName": RATING_NAMES.get(s["label"], s["label"]), "ratingExplanation": explanation},
+            }
+
+
+@batch.command()
+@click.option("--exit-with-parent", is_flag=True, help="Stop (after the current chunk) when the process that started it exits.")
+def worker(exit_with_parent: bool) -> None:
+    """Run the API's queued batch jobs (from VERACITY_BATCH_DB) until none are left.
+
+    The server starts one by itself; run it by hand to work through jobs without a server.
+    """
+    import logging
+
+    from service.batch_worker import run_worker
+    from service.cli import _settings
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s batch-worker: %(message)s")
+    run_worker(settings, exit_with_parent=exit_with_parent)
