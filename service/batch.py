@@ -693,10 +693,14 @@ class CheckStage:
 
 
 def _opt(value: Any) -> Any:
-    """Ray Data hands missing values back as None or NaN depending on the column's type."""
-    if value is None or (isinstance(value, float) and value != value):
+    """Ray Data hands missing values back as None or NaN (of a NumPy type) depending on the column's type."""
+    if value is None or isinstance(value, (bytes, str)):
+        return value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
         return None
-    return value.item() if hasattr(value, "item") and not isinstance(value, (bytes, str)) else value
+    return value
 
 
 def _ray_init(options: BatchOptions) -> bool:
