@@ -52,6 +52,7 @@ def batch() -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="SQLite file for the results.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="local: this process; ray: Ray Data actors.")
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="Ray: check actors (each loads the models once).")
+@click.option("--cpus-per-worker", type=click.IntRange(1), default=1, show_default=True, help="Ray: CPUs (and torch threads) per check actor.")
 @click.option("--ray-address", default=None, help="Ray: cluster address (default RAY_ADDRESS; unset starts a local cluster).")
 @click.option("--check-all", is_flag=True, help="Give a verdict for every sentence, check-worthy or not.")
 @click.option("--force", is_flag=True, help="Re-check documents already in the results file.")
@@ -66,7 +67,7 @@ def batch() -> None:
 @click.option("--max-redirects", type=click.IntRange(0), default=5, show_default=True)
 @click.option("--allow-private-urls", is_flag=True, default=None, help="Fetch private, loopback and link-local addresses (default VERACITY_ALLOW_PRIVATE_URLS).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def run(input_spec: str, out: Path, engine: str, workers: int, ray_address: str | None, check_all: bool, force: bool,
+def run(input_spec: str, out: Path, engine: str, workers: int, cpus_per_worker: int, ray_address: str | None, check_all: bool, force: bool,
         retry_errors: bool, chunk: int, concurrency: int, per_host: int, delay: float | None, timeout: float, retries: int,
         max_bytes: int, max_redirects: int, allow_private_urls: bool | None, quiet: bool) -> None:
     """Check every document in INPUT and store the results in --out.
@@ -87,7 +88,8 @@ def run(input_spec: str, out: Path, engine: str, workers: int, ray_address: str 
         per_host=per_host, delay_s=settings.batch_delay_s if delay is None else delay,
         allow_private=settings.allow_private_urls if allow_private_urls is None else allow_private_urls,
     )
-    options = BatchOptions(check_all=check_all, fetch=fetch, chunk_docs=chunk, engine=engine, workers=workers, ray_address=ray_address)
+    options = BatchOptions(check_all=check_all, fetch=fetch, chunk_docs=chunk, engine=engine, workers=workers,
+                           cpus_per_worker=cpus_per_worker, ray_address=ray_address)
     say = (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))
     store = _open_store(out)
     with store:
