@@ -32,3 +32,62 @@ def test_unrelated_claim_has_low_similarity(retriever, embedder):
     claim = "The Eiffel Tower is repainted every seven years."
     hits = retriever.retrieve([claim], embedder.encode([claim]))[0]
     assert max(h.similarity for h in hits) < 0.3
+
+
+LONG_ABSTRACT = (
+    "Sleep loss is common in shift workers. We recruited 240 nurses from four hospitals. "
+    "Participants wore actigraphs for two weeks. Questionnaires measured mood and alertness. "
+    "Night shifts reduced total sleep by 1.5 hours on average. "
+    "Caffeine intake after midnight was associated with a twofold higher risk of insomnia. "
+    "Older nurses reported more daytime fatigue. Larger trials are needed."
+)
+
+
+def _abstract_item(item_id: str, statement: str, title: str) -> dict:
+    return {"id": item_id, "statement": statement, "source_title": title, "source_url": "https://example.org/a",
+            "pmid": None, "doi": None, "publisher": "Test", "year": 2020, "study_type": "abstract",
+            "grade": "ungraded", "grade_reason": None, "topic": "test", "tags": []}
+
+
+@pytest.fixture(scope="module")
+def abstract_store(tmp_path_factory, embedder, built_corpus_db):
+    import shutil
+
+    path = tmp_path_factory.mktemp("abstracts") / "evidence.db"
+    shutil.copy(built_corpus_db, path)
+    store = EvidenceStore(path)
+    store.add([_abstract_item("abs-1", LONG_ABSTRACT, "Sleep and shift work in hospital nurses")], embedder.encode, embedder.name)
+    return store
+
+
+def test_long_statement_is_indexed_as_title_prefixed_passages(abstract_store):
+    passages = abstract_store.passage_matrix()
+    assert passages.evidence_ids == ["abs-1"] * len(passages.ids) and len(passages.ids) >= 3
+    texts = abstract_store.passage_texts(passages.ids)
+    assert all(t.startswith("Sleep and shift work in hospital nurses. ") for t in texts.values())
+
+
+def test_claim_about_one_finding_of_an_abstract_finds_it_with_its_passage(abstract_store, embedder):
+    claim = "Drinking coffee late at night doubles the risk of insomnia in nurses."
+    hits = Retriever(abstract_store).retrieve([claim], embedder.encode([claim]), top_k=3)[0]
+    assert hits[0].id == "abs-1"
+    assert "Caffeine intake after midnight" in hits[0].passage
+    assert hits[0].similarity == pytest.approx(float(embedder.encode([claim])[0] @ embedder.encode([LONG_ABSTRACT])[0]), abs=1e-3)
+
+
+def test_reranker_reorders_the_top_candidates(abstract_store, embedder):
+    import numpy as np
+
+    from service.retrieve import RetrieverConfig
+
+    claim = "Taking vitamin C every day does not stop most people from catching colds."
+    config = RetrieverConfig(rerank=10, rerank_weight=100.0)
+    plain = Retriever(abstract_store, config).retrieve([claim], embedder.encode([claim]), top_k=10)[0]
+    favour = plain[4]
+
+    def relevance(pairs):
+        return np.array([1.0 if text == favour.statement else 0.0 for _, text in pairs])
+
+    reranked = Retriever(abstract_store, config, reranker=relevance).retrieve([claim], embedder.encode([claim]), top_k=10)[0]
+    assert reranked[0].id == favour.id
+    assert sorted(h.id for h in reranked) == sorted(h.id for h in plain)
