@@ -13,7 +13,7 @@ from service.settings import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # service/static/ is served by the web blueprint, with its CSP
     app.config["VERACITY"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -22,9 +22,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.extensions["veracity"] = build_pipeline(settings)
 
-    from service import api_v1
+    from service import api_v1, web
 
     app.register_blueprint(api_v1.bp)
+    app.register_blueprint(web.bp)
     register_error_handlers(app)
     from service import api_batches  # batch jobs: blueprint and worker supervisor
 

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -66,3 +71,38 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(request, built_corpus_db):
+    """`veracity serve` (waitress) in a subprocess on a free loopback port; yields its base URL.
+
+    A test module can set ``SERVER_ENV = {"VERACITY_...": "..."}`` to start it with other settings.
+    """
+    port = free_port()
+    env = dict(os.environ, VERACITY_PORT=str(port), VERACITY_CORPUS_DB=str(built_corpus_db), HF_HUB_OFFLINE="1")
+    env.update(getattr(request.module, "SERVER_ENV", {}))
+    veracity = Path(sys.executable).parent / "veracity"
+    process = subprocess.Popen([str(veracity), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail("server exited: " + process.stdout.read().decode(errors="replace"))
+        try:
+            if httpx.get(base + "/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("server did not start within 120 s")
+    yield base
+    process.terminate()
+    process.wait(timeout=10)

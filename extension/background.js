@@ -1,0 +1,174 @@
+// The service worker: runs a check for a tab when the user asks (toolbar popup or keyboard shortcut).
+//
+// It injects the content script into that one tab (activeTab + scripting: no standing access to any
+// site), gets the page's readable text from it, sends the text to the configured Veracity API in
+// chunks, and hands each chunk's verdicts back to the content script to highlight. The per-tab state
+// in storage.session is what the popup shows.
+
+import { ApiError, checkInChunks, codePointToUtf16, getSettings } from "./lib/api.js";
+
+const ext = globalThis.browser ?? globalThis.chrome;
+const running = new Set();
+const LABELS = ["supported", "unsupported", "contradicted"];
+
+const stateKey = (tabId) => `tab:${tabId}`;
+
+async function setState(tabId, state) {
+  await ext.storage.session.set({ [stateKey(tabId)]: { ...state, tabId, updatedAt: Date.now() } });
+}
+
+/** Run `method(...args)` on the content script's `__veracity` object in the tab's top frame. */
+async function callPage(tabId, method, ...args) {
+  const [result] = await ext.scripting.executeScript({
+    target: { tabId },
+    func: (name, params) => globalThis.__veracity[name](...params),
+    args: [method, args],
+  });
+  return result?.result;
+}
+
+async function injectContentScript(tabId) {
+  try {
+    const [probe] = await ext.scripting.executeScript({ target: { tabId }, func: () => Boolean(globalThis.__veracity) });
+    if (probe?.result) return; // already there from an earlier check of this page
+    await ext.scripting.insertCSS({ target: { tabId }, files: ["content/highlight.css"] });
+    await ext.scripting.executeScript({ target: { tabId }, files: ["content/content.js"] });
+  } catch {
+    throw new ApiError(
+      "page",
+      "Veracity cannot read this page: the browser does not let extensions into its own pages, the extension store or local files. Open the article in a normal tab and try again.",
+    );
+  }
+}
+
+/** Only what the page needs to draw a highlight and its popover. */
+function slimSentence(sentence, toUtf16, chunkStart) {
+  const v = sentence.verdict;
+  return {
+    index: sentence.index,
+    text: sentence.text,
+    start: chunkStart + toUtf16(sentence.start),
+    end: chunkStart + toUtf16(sentence.end),
+    verdict: {
+      label: v.label,
+      confidence: v.confidence,
+      reason: v.reason,
+      method: v.method,
+      evidence: (v.evidence || []).map((e) => ({
+        statement: e.statement,
+        source_title: e.source_title,
+        source_url: e.source_url,
+        pmid: e.pmid,
+        doi: e.doi,
+        publisher: e.publisher,
+        year: e.year,
+        study_type: e.study_type,
+        grade: e.grade,
+        stance: e.stance,
+        score: e.score,
+      })),
+    },
+  };
+}
+
+export async function checkTab(tabId) {
+  if (running.has(tabId)) return;
+  running.add(tabId);
+  const keepAlive = setInterval(() => ext.runtime.getPlatformInfo(), 20_000); // long checks outlive the 30 s idle timer
+  const settings = await getSettings();
+  const summary = { supported: 0, unsupported: 0, contradicted: 0, not_checkworthy: 0 };
+  let placed = 0;
+  let unplaced = 0;
+  try {
+    await setState(tabId, { state: "checking", progress: 0, apiUrl: settings.apiUrl });
+    await injectContentScript(tabId);
+    await callPage(tabId, "begin", settings.apiUrl);
+    const page = await callPage(tabId, "extract");
+    if (!page || !page.text.trim()) {
+      throw new ApiError("no_text", "Veracity found no readable text on this page: no article, paragraphs or headings outside navigation and hidden parts.");
+    }
+    const total = page.text.length;
+    const { chunks } = await checkInChunks(settings, page.text, async ({ start, end, response, chunks: done }) => {
+      const chunkText = page.text.slice(start, end);
+      const toUtf16 = codePointToUtf16(chunkText);
+      const checked = response.sentences.filter((s) => s.verdict && LABELS.includes(s.verdict.label));
+      for (const [key, count] of Object.entries(response.summary || {})) {
+        if (key in summary) summary[key] += count;
+      }
+      const result = await callPage(tabId, "highlight", checked.map((s) => slimSentence(s, toUtf16, start)));
+      placed += result?.placed ?? 0;
+      unplaced += result?.unplaced ?? 0;
+      const progress = end / total;
+      await callPage(tabId, "progress", { fraction: progress, chunks: done, summary });
+      await setState(tabId, { state: "checking", progress, chunks: done, summary, apiUrl: settings.apiUrl });
+    });
+    await callPage(tabId, "finish", { summary, placed, unplaced, chunks });
+    await setState(tabId, { state: "done", summary, placed, unplaced, chunks, apiUrl: settings.apiUrl });
+  } catch (error) {
+    const kind = error instanceof ApiError ? error.kind : "internal";
+    const message = error instanceof ApiError ? error.message : `Veracity failed while checking this page: ${error?.message || error}`;
+    if (kind !== "page") {
+      try {
+        await callPage(tabId, "fail", { kind, message, summary, placed });
+      } catch {
+        // The tab went away or navigated; the popup still shows the message.
+      }
+    }
+    await setState(tabId, { state: "error", kind, message, summary, placed, apiUrl: settings.apiUrl });
+  } finally {
+    clearInterval(keepAlive);
+    running.delete(tabId);
+  }
+}
+
+export async function clearTab(tabId) {
+  try {
+    await ext.scripting.executeScript({
+      target: { tabId },
+      func: () => globalThis.__veracity?.clear(),
+    });
+  } catch {
+    // Nothing was injected into this tab, or it is gone: there is nothing to clear.
+  }
+  await ext.storage.session.remove(stateKey(tabId));
+}
+
+function fromThisExtension(sender) {
+  return sender.id === ext.runtime.id;
+}
+
+ext.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  if (!fromThisExtension(sender) || typeof message !== "object" || message === null) return false;
+  const tabId = message.tabId ?? sender.tab?.id;
+  if (message.type === "veracity:check" && Number.isInteger(tabId)) {
+    checkTab(tabId); // the popup follows progress through storage.session
+    sendResponse({ started: true });
+  } else if (message.type === "veracity:clear" && Number.isInteger(tabId)) {
+    clearTab(tabId).then(() => sendResponse({ cleared: true }));
+    return true;
+  } else if (message.type === "veracity:cleared" && Number.isInteger(tabId)) {
+    ext.storage.session.remove(stateKey(tabId));
+  } else if (message.type === "veracity:open-options") {
+    ext.runtime.openOptionsPage();
+  }
+  return false;
+});
+
+ext.commands.onCommand.addListener((command, tab) => {
+  if (command === "check-page" && tab?.id !== undefined) checkTab(tab.id);
+});
+
+// Highlights go away with the page, so does the tab's state.
+ext.tabs.onUpdated.addListener((tabId, changeInfo) => {
+  if (changeInfo.status === "loading" && !running.has(tabId)) ext.storage.session.remove(stateKey(tabId));
+});
+ext.tabs.onRemoved.addListener((tabId) => ext.storage.session.remove(stateKey(tabId)));
+
+// A worker restarted mid-check (the browser stopped it) leaves "checking" behind: say so instead.
+ext.storage.session.get(null).then((all) => {
+  for (const [key, state] of Object.entries(all)) {
+    if (key.startsWith("tab:") && state.state === "checking" && !running.has(state.tabId)) {
+      setState(state.tabId, { ...state, state: "error", kind: "interrupted", message: "The check was interrupted; press Check again." });
+    }
+  }
+});

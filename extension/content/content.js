@@ -1,0 +1,603 @@
+// Veracity's content script, injected into one tab only when the user asks for a check.
+//
+// It reads the page's readable text (skipping navigation, scripts and hidden parts) into one string
+// with a map from every character back to its DOM text node, then wraps each checked sentence's text
+// nodes in <veracity-hl> elements. Only text nodes are split and wrapped, never elements moved, and
+// clear() puts every split text node back together, so the page's scripts and layout keep working.
+// The popover and the status messages live in a shadow root so the page's CSS cannot reach them.
+
+(() => {
+  if (globalThis.__veracity) return;
+  const ext = globalThis.browser ?? globalThis.chrome;
+
+  const LABELS = {
+    supported: { icon: "✓", name: "Supported" },
+    unsupported: { icon: "?", name: "Unsupported: no evidence found" },
+    contradicted: { icon: "✗", name: "Contradicted" },
+  };
+  const HL = "veracity-hl";
+
+  // ---- Text extraction ---------------------------------------------------------------------------
+
+  const SKIP_TAGS = new Set([
+    "SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "HEAD", "TITLE", "META", "LINK", "SVG", "MATH", "CANVAS",
+    "IFRAME", "FRAME", "OBJECT", "EMBED", "VIDEO", "AUDIO", "PICTURE", "IMG", "MAP", "NAV", "ASIDE",
+    "FOOTER", "FORM", "BUTTON", "SELECT", "OPTION", "TEXTAREA", "INPUT", "LABEL", "DIALOG", "MENU",
+    "VERACITY-UI",
+  ]);
+  const SKIP_ROLES = new Set([
+    "navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "toolbar",
+    "dialog", "alertdialog", "tablist", "tooltip", "form",
+  ]);
+  const INLINE_DISPLAYS = new Set(["inline", "inline-block", "inline-flex", "inline-grid", "contents", "ruby"]);
+  const PRE_WHITESPACE = new Set(["pre", "pre-wrap", "pre-line", "break-spaces"]);
+
+  function skipElement(el, style) {
+    if (SKIP_TAGS.has(el.tagName.toUpperCase())) return true;
+    if (SKIP_ROLES.has((el.getAttribute("role") || "").toLowerCase())) return true;
+    if (el.getAttribute("aria-hidden") === "true" || el.hidden) return true;
+    if (el.isContentEditable) return true;
+    if (el.tagName === "HEADER" && !el.closest("article")) return true; // the site's masthead
+    if (style.display === "none" || style.visibility === "hidden" || style.visibility === "collapse") return true;
+    if (style.position === "absolute" || style.position === "fixed") {
+      const box = el.getBoundingClientRect();
+      if (box.width <= 1 || box.height <= 1) return true; // "visually hidden" screen-reader text
+    }
+    if ((el.tagName === "UL" || el.tagName === "OL") && linkDensity(el) > 0.7) return true; // link lists
+    return false;
+  }
+
+  function linkDensity(el) {
+    const all = el.textContent.replace(/\s+/g, "").length;
+    if (!all) return 0;
+    let links = 0;
+    for (const a of el.querySelectorAll("a")) links += a.textContent.replace(/\s+/g, "").length;
+    return links / all;
+  }
+
+  function visibleText(el) {
+    return (el.innerText || "").replace(/\s+/g, " ").trim().length;
+  }
+
+  /** The element holding the article: one <main>, else one dominant <article>, else <body>. */
+  function chooseRoot() {
+    const mains = [...document.querySelectorAll("main, [role=main]")].filter((el) => visibleText(el) > 0);
+    if (mains.length === 1) return mains[0];
+    const articles = [...document.querySelectorAll("article, [itemprop=articleBody]")]
+      .filter((el) => !el.parentElement?.closest("article"))
+      .map((el) => ({ el, size: visibleText(el) }))
+      .filter((a) => a.size > 0)
+      .sort((a, b) => b.size - a.size);
+    const total = articles.reduce((sum, a) => sum + a.size, 0);
+    if (articles.length && articles[0].size >= 0.6 * total) return articles[0].el;
+    return document.body;
+  }
+
+  /**
+   * The readable text, and `runs`: each run maps text[t, t+len) onto node.data[o, o+nodeLen). A run of
+   * collapsed whitespace is one space in the text (len 1) standing for nodeLen characters of the node.
+   */
+  function extract() {
+    const runs = [];
+    let text = "";
+    const lastChar = () => text[text.length - 1];
+    const newline = () => {
+      if (lastChar() === " ") {
+        text = text.slice(0, -1); // a trailing space before a line break maps to nothing worth sending
+        runs.pop();
+      }
+      if (text && lastChar() !== "\n") text += "\n";
+    };
+
+    function emitText(node, pre) {
+      const data = node.data;
+      const parts = data.matchAll(pre ? /(\n)|[ \t\r\f]+|[^ \t\n\r\f]+/g : /()[ \t\n\r\f]+|[^ \t\n\r\f]+/g);
+      for (const match of parts) {
+        const piece = match[0];
+        const at = match.index;
+        if (match[1] === "\n") {
+          newline();
+        } else if (/^[ \t\n\r\f]/.test(piece)) {
+          if (!text || lastChar() === " " || lastChar() === "\n") continue;
+          runs.push({ t: text.length, len: 1, node, o: at, nodeLen: piece.length });
+          text += " ";
+        } else {
+          runs.push({ t: text.length, len: piece.length, node, o: at, nodeLen: piece.length });
+          text += piece;
+        }
+      }
+    }
+
+    function walk(parent, pre) {
+      for (let child = parent.firstChild; child; child = child.nextSibling) {
+        if (child.nodeType === Node.TEXT_NODE) {
+          if (child.data) emitText(child, pre);
+        } else if (child.nodeType === Node.ELEMENT_NODE) {
+          if (child.tagName === "BR") {
+            newline();
+            continue;
+          }
+          const style = getComputedStyle(child);
+          if (skipElement(child, style)) continue;
+          const block = !INLINE_DISPLAYS.has(style.display);
+          if (block) newline();
+          walk(child, PRE_WHITESPACE.has(style.whiteSpace) || style.whiteSpaceCollapse === "preserve");
+          if (block) newline();
+        }
+      }
+    }
+
+    const root = chooseRoot();
+    walk(root, false);
+    return { text, runs, lengths: new Map(runs.map((r) => [r.node, r.node.data.length])) };
+  }
+
+  // ---- Mapping offsets back to text nodes and wrapping them ----------------------------------------
+
+  let page = null; // the last extract(): {text, runs, lengths}
+  const fragments = new Map(); // original text node -> [{node, offset}] after splits, sorted by offset
+  const marks = [];
+  const sentences = new Map(); // sentence id -> {verdict, text, marks}
+  let nextId = 0;
+
+  /** The first run that ends after text offset `at`. */
+  function firstRunAfter(at) {
+    let lo = 0;
+    let hi = page.runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const run = page.runs[mid];
+      if (run.t + run.len <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** [{node, start, end}] in the original text nodes for text[start, end). */
+  function nodeRanges(start, end) {
+    const ranges = [];
+    for (let i = firstRunAfter(start); i < page.runs.length && page.runs[i].t < end; i++) {
+      const run = page.runs[i];
+      let from;
+      let to;
+      if (run.len === 1 && run.nodeLen !== 1) {
+        from = run.o; // collapsed whitespace: all of it
+        to = run.o + run.nodeLen;
+      } else {
+        from = run.o + Math.max(0, start - run.t);
+        to = run.o + Math.min(run.len, end - run.t);
+      }
+      const last = ranges[ranges.length - 1];
+      if (last && last.node === run.node && last.end === from) last.end = to;
+      else ranges.push({ node: run.node, start: from, end: to });
+    }
+    return ranges;
+  }
+
+  function pieces(original) {
+    if (!fragments.has(original)) fragments.set(original, [{ node: original, offset: 0 }]);
+    return fragments.get(original);
+  }
+
+  /** The text the page holds now for an original node's range, or null when the page changed it. */
+  function currentText(range) {
+    const frags = pieces(range.node);
+    const now = frags.reduce((sum, f) => sum + f.node.data.length, 0);
+    if (now !== page.lengths.get(range.node) || !frags.every((f) => f.node.isConnected)) return null;
+    let out = "";
+    for (const f of frags) {
+      const a = Math.max(range.start, f.offset);
+      const b = Math.min(range.end, f.offset + f.node.data.length);
+      if (a < b) out += f.node.data.slice(a - f.offset, b - f.offset);
+    }
+    return out;
+  }
+
+  /** Wrap original-node characters [start, end) in marks, splitting the current fragments as needed. */
+  function wrap(range, makeMark) {
+    const frags = pieces(range.node);
+    const made = [];
+    for (let i = 0; i < frags.length; i++) {
+      let frag = frags[i];
+      const fragEnd = frag.offset + frag.node.data.length;
+      const a = Math.max(range.start, frag.offset);
+      const b = Math.min(range.end, fragEnd);
+      if (a >= b) continue;
+      if (b < fragEnd) {
+        const after = frag.node.splitText(b - frag.offset);
+        frags.splice(i + 1, 0, { node: after, offset: b });
+      }
+      if (a > frag.offset) {
+        const middle = frag.node.splitText(a - frag.offset);
+        frag = { node: middle, offset: a };
+        frags.splice(i + 1, 0, frag);
+        i += 1;
+      }
+      const mark = makeMark();
+      frag.node.parentNode.insertBefore(mark, frag.node);
+      mark.appendChild(frag.node);
+      made.push(mark);
+    }
+    return made;
+  }
+
+  const collapse = (s) => s.replace(/\s+/g, " ").trim();
+
+  function highlight(checked) {
+    let placed = 0;
+    let unplaced = 0;
+    for (const sentence of checked) {
+      const ranges = nodeRanges(sentence.start, sentence.end);
+      const now = ranges.map(currentText);
+      if (!ranges.length || now.includes(null) || collapse(now.join("")) !== collapse(sentence.text)) {
+        unplaced += 1; // the page changed since it was read, or the offsets do not fit: leave it alone
+        continue;
+      }
+      const id = nextId++;
+      const label = sentence.verdict.label;
+      const made = [];
+      for (const range of ranges) {
+        made.push(
+          ...wrap(range, () => {
+            const mark = document.createElement(HL);
+            mark.className = `${HL} ${HL}-${label}`;
+            mark.dataset.veracitySentence = String(id);
+            mark.dataset.veracityLabel = label;
+            return mark;
+          }),
+        );
+      }
+      const first = made[0];
+      first.dataset.veracityFirst = "";
+      first.tabIndex = 0;
+      first.setAttribute("role", "button");
+      first.setAttribute("aria-haspopup", "dialog");
+      first.setAttribute("aria-expanded", "false");
+      first.setAttribute(
+        "aria-label",
+        `${LABELS[label].name}, ${Math.round(sentence.verdict.confidence * 100)}% confidence: ${collapse(sentence.text)}`,
+      );
+      marks.push(...made);
+      sentences.set(id, { ...sentence, marks: made });
+      placed += 1;
+    }
+    return { placed, unplaced };
+  }
+
+  function clear() {
+    hidePopover();
+    for (const mark of marks) {
+      if (mark.parentNode) mark.replaceWith(...mark.childNodes);
+    }
+    for (const [original, frags] of fragments) {
+      // Merge the split pieces back into the original node, which the page may still hold on to.
+      for (const frag of frags.slice(1)) {
+        if (original.nextSibling === frag.node) {
+          original.appendData(frag.node.data);
+          frag.node.remove();
+        }
+      }
+    }
+    marks.length = 0;
+    fragments.clear();
+    sentences.clear();
+    page = null;
+    ui.banner.hidden = true;
+    return true;
+  }
+
+  // ---- The shadow-root UI: status banner and evidence popover --------------------------------------
+
+  const UI_CSS = `
+    :host { all: initial; }
+    * { box-sizing: border-box; }
+    .banner, .popover {
+      position: fixed; z-index: 2147483647; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+      color: #1a1a1a; background: #fff; border: 1px solid #6b6b6b; border-radius: 8px;
+      box-shadow: 0 6px 24px rgba(0,0,0,.25); text-align: left;
+    }
+    [hidden] { display: none !important; }
+    .banner { top: 12px; right: 12px; width: min(380px, calc(100vw - 24px)); padding: 12px 14px; }
+    .banner[data-kind="error"] { border: 2px solid #a4001d; }
+    .banner h2 { margin: 0 0 4px; font-size: 14px; font-weight: 700; }
+    .banner p { margin: 4px 0; }
+    .banner progress { width: 100%; height: 8px; }
+    .banner .actions { display: flex; gap: 8px; margin-top: 8px; flex-wrap: wrap; }
+    button { font: inherit; padding: 3px 10px; border: 1px solid #444; border-radius: 5px; background: #f3f3f3; color: #111; cursor: pointer; }
+    button:focus-visible, a:focus-visible, .popover:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
+    .counts { display: flex; flex-wrap: wrap; gap: 2px 14px; margin: 4px 0 0; padding: 0; list-style: none; }
+    .counts li { margin: 0; }
+    .popover { width: min(460px, calc(100vw - 16px)); max-height: min(60vh, 420px); overflow: auto; padding: 12px 14px; }
+    .verdict { display: flex; align-items: baseline; gap: 8px; margin: 0 0 6px; font-size: 15px; font-weight: 700; }
+    .badge { display: inline-block; min-width: 1.6em; text-align: center; border-radius: 4px; padding: 0 4px; border: 1px solid currentColor; }
+    .supported { color: #0b5d1e; }
+    .unsupported { color: #7a4100; }
+    .contradicted { color: #a4001d; }
+    .confidence { font-weight: 400; color: #333; }
+    .reason { margin: 0 0 8px; color: #333; }
+    .popover ol { margin: 0; padding-left: 20px; }
+    .popover li { margin: 0 0 10px; }
+    .statement { margin: 0 0 2px; }
+    .meta { margin: 0; color: #3d3d3d; font-size: 13px; }
+    a { color: #0b4fc2; text-decoration: underline; }
+    .close { float: right; margin-left: 8px; }
+  `;
+
+  const ui = (() => {
+    const host = document.createElement("veracity-ui");
+    const root = host.attachShadow({ mode: "open" });
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(UI_CSS);
+      root.adoptedStyleSheets = [sheet]; // not subject to the page's style-src CSP
+    } catch {
+      const style = document.createElement("style");
+      style.textContent = UI_CSS;
+      root.append(style);
+    }
+    const banner = el("section", { class: "banner", hidden: "", "aria-label": "Veracity" });
+    const popover = el("section", { class: "popover", hidden: "", role: "dialog", "aria-label": "Veracity evidence", tabindex: "-1" });
+    root.append(banner, popover);
+    document.documentElement.append(host);
+    return { host, root, banner, popover };
+  })();
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  function safeUrl(raw) {
+    try {
+      const url = new URL(raw);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function link(href, text) {
+    return el("a", { href, target: "_blank", rel: "noopener noreferrer" }, text);
+  }
+
+  function showBanner(kind, title, ...body) {
+    const { banner } = ui;
+    banner.replaceChildren();
+    banner.dataset.kind = kind;
+    banner.setAttribute("role", kind === "error" ? "alert" : "status");
+    const close = el("button", { class: "close", type: "button", "aria-label": "Close Veracity message" }, "✕");
+    close.addEventListener("click", () => (banner.hidden = true));
+    banner.append(close, el("h2", {}, title), ...body);
+    banner.hidden = false;
+  }
+
+  function countsList(summary) {
+    const list = el("ul", { class: "counts" });
+    for (const [label, info] of Object.entries(LABELS)) {
+      list.append(el("li", { class: label }, `${info.icon} ${summary[label] ?? 0} ${label}`));
+    }
+    list.append(el("li", {}, `– ${summary.not_checkworthy ?? 0} not check-worthy`));
+    return list;
+  }
+
+  function begin(apiUrl) {
+    if (marks.length) clear();
+    const bar = el("progress", { max: "100", value: "0", "aria-label": "Checking progress" });
+    showBanner("progress", "Veracity is checking this page…", el("p", { class: "detail" }, `Sending the text to ${apiUrl}`), bar);
+    return true;
+  }
+
+  function extractForCheck() {
+    page = extract();
+    return { text: page.text };
+  }
+
+  function progress({ fraction, chunks, summary }) {
+    const bar = ui.banner.querySelector("progress");
+    const detail = ui.banner.querySelector(".detail");
+    const percent = Math.round(fraction * 100);
+    if (bar) bar.value = percent;
+    if (detail) detail.textContent = `Checked ${percent}% of the text (${chunks} ${chunks === 1 ? "part" : "parts"} sent).`;
+    return true;
+  }
+
+  function finish({ summary, placed, unplaced, chunks }) {
+    const parts = [countsList(summary)];
+    const note = `${placed} sentence${placed === 1 ? "" : "s"} highlighted` +
+      (unplaced ? `; ${unplaced} could not be placed because the page changed` : "") +
+      (chunks > 1 ? `; sent in ${chunks} parts` : "") +
+      ". Hover or focus a highlight (Tab) for its evidence.";
+    parts.push(el("p", {}, note));
+    const clearButton = el("button", { type: "button" }, "Clear highlights");
+    clearButton.addEventListener("click", () => {
+      clear();
+      ext.runtime.sendMessage({ type: "veracity:cleared" });
+    });
+    parts.push(el("div", { class: "actions" }, clearButton));
+    showBanner("done", "Veracity checked this page", ...parts);
+    return true;
+  }
+
+  function fail({ kind, message, placed }) {
+    const parts = [el("p", { class: "message" }, message)];
+    if (placed) parts.push(el("p", {}, `${placed} sentences were highlighted before the error.`));
+    if (kind === "unreachable" || kind === "bad_response" || kind === "api_error") {
+      const options = el("button", { type: "button" }, "Open Veracity options");
+      options.addEventListener("click", () => ext.runtime.sendMessage({ type: "veracity:open-options" }));
+      parts.push(el("div", { class: "actions" }, options));
+    }
+    const title = {
+      unreachable: "Veracity cannot reach its API",
+      api_error: "The Veracity API returned an error",
+      bad_response: "Unexpected answer from the API address",
+      no_text: "No readable text on this page",
+    }[kind] || "Veracity could not check this page";
+    showBanner("error", title, ...parts);
+    return true;
+  }
+
+  // ---- Popover: hover or focus a highlight -----------------------------------------------------------
+
+  let shownId = null;
+  let shownAnchor = null;
+  let hideTimer = null;
+
+  function evidenceItem(e) {
+    const item = el("li", {});
+    item.append(el("p", { class: "statement" }, e.statement || ""));
+    const source = el("p", { class: "meta" });
+    const url = safeUrl(e.source_url);
+    const title = e.source_title || e.source_url || "Source";
+    source.append(url ? link(url, title) : title);
+    const where = [e.publisher, e.year].filter(Boolean).join(", ");
+    if (where) source.append(` — ${where}`);
+    item.append(source);
+    const facts = [];
+    if (e.study_type) facts.push(`Study type: ${String(e.study_type).replace(/_/g, " ")}`);
+    if (e.grade) facts.push(`GRADE: ${e.grade}`);
+    if (e.stance) facts.push(`Stance: ${e.stance}`);
+    if (typeof e.score === "number") facts.push(`Similarity: ${e.score.toFixed(2)}`);
+    const ids = el("p", { class: "meta" }, facts.join(" · "));
+    if (e.doi) ids.append(" · ", link(`https://doi.org/${encodeURI(e.doi)}`, `DOI ${e.doi}`));
+    if (e.pmid) ids.append(" · ", link(`https://pubmed.ncbi.nlm.nih.gov/${encodeURIComponent(e.pmid)}/`, `PMID ${e.pmid}`));
+    item.append(ids);
+    return item;
+  }
+
+  function fillPopover(sentence) {
+    const { verdict } = sentence;
+    const info = LABELS[verdict.label];
+    const pop = ui.popover;
+    pop.replaceChildren();
+    pop.dataset.label = verdict.label;
+    pop.append(
+      el(
+        "p",
+        { class: `verdict ${verdict.label}` },
+        el("span", { class: "badge", "aria-hidden": "true" }, info.icon),
+        el("span", {}, info.name),
+        el("span", { class: "confidence" }, `${Math.round(verdict.confidence * 100)}% confidence`),
+      ),
+    );
+    if (verdict.reason) pop.append(el("p", { class: "reason" }, verdict.reason));
+    const evidence = verdict.evidence || [];
+    if (evidence.length) {
+      const list = el("ol", { "aria-label": "Evidence" });
+      for (const e of evidence) list.append(evidenceItem(e));
+      pop.append(list);
+    } else {
+      pop.append(el("p", { class: "meta" }, "No evidence in the corpus matched this sentence."));
+    }
+  }
+
+  function place(anchor) {
+    const pop = ui.popover;
+    const box = anchor.getBoundingClientRect();
+    const width = pop.offsetWidth;
+    const height = pop.offsetHeight;
+    const left = Math.min(Math.max(8, box.left), window.innerWidth - width - 8);
+    const below = box.bottom + 6;
+    const top = below + height <= window.innerHeight - 8 || box.top - height - 6 < 8 ? below : box.top - height - 6;
+    pop.style.left = `${Math.max(8, left)}px`;
+    pop.style.top = `${Math.max(8, top)}px`;
+  }
+
+  function setActive(id, on) {
+    for (const mark of sentences.get(id)?.marks || []) mark.classList.toggle(`${HL}-active`, on);
+  }
+
+  function showPopover(id, anchor) {
+    clearTimeout(hideTimer);
+    const sentence = sentences.get(id);
+    if (!sentence) return;
+    if (shownId !== id) {
+      if (shownId !== null) hidePopover();
+      fillPopover(sentence);
+      shownId = id;
+    }
+    ui.popover.hidden = false;
+    shownAnchor = anchor;
+    place(anchor);
+    setActive(id, true);
+    sentence.marks[0].setAttribute("aria-expanded", "true");
+  }
+
+  function hidePopover() {
+    clearTimeout(hideTimer);
+    if (shownId === null) return;
+    setActive(shownId, false);
+    sentences.get(shownId)?.marks[0].setAttribute("aria-expanded", "false");
+    ui.popover.hidden = true;
+    shownId = null;
+    shownAnchor = null;
+  }
+
+  const hideSoon = () => {
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(hidePopover, 250);
+  };
+
+  const markOf = (target) => (target instanceof Element ? target.closest(HL) : null);
+  const idOf = (mark) => Number(mark.dataset.veracitySentence);
+
+  document.addEventListener("mouseover", (event) => {
+    const mark = markOf(event.target);
+    if (mark) showPopover(idOf(mark), mark);
+  }, true);
+  document.addEventListener("mouseout", (event) => {
+    const mark = markOf(event.target);
+    if (mark && !markOf(event.relatedTarget)) hideSoon();
+  }, true);
+  let quietFocus = false; // Escape returned focus to the sentence: keep the popover dismissed
+  document.addEventListener("focusin", (event) => {
+    const mark = markOf(event.target);
+    if (mark && !quietFocus) showPopover(idOf(mark), mark);
+    quietFocus = false;
+  }, true);
+  document.addEventListener("focusout", (event) => {
+    const mark = markOf(event.target);
+    if (mark && event.relatedTarget !== ui.host) hideSoon();
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    const mark = markOf(event.target);
+    if (!mark) return;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault(); // Enter opens the evidence rather than following a link the sentence sits in
+      showPopover(idOf(mark), mark);
+      ui.popover.focus();
+    } else if (event.key === "Escape") {
+      hidePopover();
+    }
+  }, true);
+  ui.popover.addEventListener("mouseenter", () => clearTimeout(hideTimer));
+  ui.popover.addEventListener("mouseleave", hideSoon);
+  ui.popover.addEventListener("focusout", (event) => {
+    if (!ui.popover.contains(event.relatedTarget)) hideSoon();
+  });
+  ui.popover.addEventListener("focusin", () => clearTimeout(hideTimer));
+  ui.popover.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && shownId !== null) {
+      const back = sentences.get(shownId)?.marks[0];
+      hidePopover();
+      quietFocus = Boolean(back);
+      back?.focus();
+    }
+  });
+  const follow = () => {
+    if (shownAnchor) place(shownAnchor);
+  };
+  window.addEventListener("scroll", follow, { passive: true, capture: true });
+  window.addEventListener("resize", follow, { passive: true });
+
+  globalThis.__veracity = {
+    begin,
+    extract: extractForCheck,
+    highlight,
+    progress,
+    finish,
+    fail,
+    clear,
+  };
+})();

@@ -1,0 +1,84 @@
+// The toolbar popup. Opening it is the "check this page" action: it starts a check of the active tab
+// unless that tab already has highlights, then follows progress through storage.session.
+// `?tab=<id>` names the tab explicitly (the popup opened as a page, as the browser tests do).
+
+import { getHealth, getSettings } from "../lib/api.js";
+
+const ext = globalThis.browser ?? globalThis.chrome;
+const $ = (id) => document.getElementById(id);
+
+async function targetTabId() {
+  const param = new URLSearchParams(location.search).get("tab");
+  if (param !== null) return Number(param);
+  const [tab] = await ext.tabs.query({ active: true, currentWindow: true });
+  return tab?.id;
+}
+
+function render(state) {
+  const pageState = $("page-state");
+  const bar = $("page-progress");
+  const summary = $("summary");
+  pageState.dataset.state = state?.state ?? "none";
+  bar.hidden = state?.state !== "checking";
+  $("check").disabled = state?.state === "checking";
+  $("check").textContent = state ? "Check again" : "Check this page";
+  $("clear").disabled = !state || !(state.placed > 0 || state.state === "checking");
+  if (!state) {
+    pageState.textContent = "Not checked yet.";
+    summary.hidden = true;
+    return;
+  }
+  if (state.summary) {
+    for (const node of summary.querySelectorAll("[data-count]")) node.textContent = String(state.summary[node.dataset.count] ?? 0);
+    summary.hidden = false;
+  }
+  if (state.state === "checking") {
+    const percent = Math.round((state.progress || 0) * 100);
+    bar.value = percent;
+    pageState.textContent = `Checking… ${percent}%`;
+  } else if (state.state === "done") {
+    pageState.textContent = `Checked: ${state.placed} sentence${state.placed === 1 ? "" : "s"} highlighted` +
+      (state.chunks > 1 ? ` (sent in ${state.chunks} parts).` : ".");
+  } else {
+    pageState.textContent = state.message || "The check failed.";
+  }
+}
+
+async function showApiStatus() {
+  const status = $("api-status");
+  const settings = await getSettings();
+  try {
+    const health = await getHealth(settings);
+    status.dataset.state = "ok";
+    const items = health.corpus?.items;
+    status.textContent = `API ready at ${settings.apiUrl}` + (items !== undefined ? ` (${items} evidence items)` : "");
+  } catch (error) {
+    status.dataset.state = "error";
+    status.textContent = error.message;
+  }
+}
+
+async function main() {
+  const tabId = await targetTabId();
+  const key = `tab:${tabId}`;
+  showApiStatus();
+  $("options").addEventListener("click", () => ext.runtime.openOptionsPage());
+  if (!Number.isInteger(tabId)) {
+    $("page-state").textContent = "No tab to check.";
+    return;
+  }
+  const check = () => ext.runtime.sendMessage({ type: "veracity:check", tabId });
+  $("check").addEventListener("click", check);
+  $("clear").addEventListener("click", async () => {
+    await ext.runtime.sendMessage({ type: "veracity:clear", tabId });
+    render(null);
+  });
+  ext.storage.onChanged.addListener((changes, area) => {
+    if (area === "session" && key in changes) render(changes[key].newValue ?? null);
+  });
+  const state = (await ext.storage.session.get(key))[key] ?? null;
+  render(state);
+  if (!state || state.state === "error") check(); // the toolbar click is the request to check
+}
+
+main();

@@ -1,0 +1,382 @@
+// Drives Debian's Chromium for tests/test_browser.py: the web page's paste-and-check flow and the
+// unpacked extension on local fixture pages. It only observes (highlights, popovers, messages,
+// screenshots) and writes a JSON report; the pytest side compares that with the API's own answers.
+//
+// Usage: node run.mjs CONFIG.json   (see tests/test_browser.py for the fields)
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const report = {};
+const TIMEOUT_MS = 120_000; // generous: the machine may be busy with other work
+
+async function scenario(name, run) {
+  const started = Date.now();
+  try {
+    report[name] = await run();
+  } catch (error) {
+    report[name] = { error: String(error?.stack || error) };
+    console.error(`scenario ${name} failed:`, error);
+  }
+  report[name].seconds = (Date.now() - started) / 1000;
+}
+
+const launchArgs = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-gpu",
+  "--force-color-profile=srgb",
+];
+
+// ---- The web page ---------------------------------------------------------------------------------
+
+async function webpage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  context.setDefaultTimeout(TIMEOUT_MS);
+  const page = await context.newPage();
+  const cspViolations = [];
+  page.on("console", (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
+  });
+  const pageErrors = [];
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  await page.goto(config.apiUrl + "/");
+
+  const collect = () =>
+    page.evaluate(() => ({
+      highlights: [...document.querySelectorAll("#document .sentence[data-label]")].map((s) => ({
+        index: Number(s.dataset.index),
+        label: s.dataset.label,
+        classes: s.className,
+        text: s.querySelector(".sentence-text").textContent,
+        focusable: s.tabIndex === 0,
+        icon: s.querySelector(".icon").textContent,
+      })),
+      summary: Object.fromEntries(
+        [...document.querySelectorAll("#summary [data-count]")].map((n) => [n.dataset.count, Number(n.textContent)]),
+      ),
+      status: document.getElementById("status").textContent,
+    }));
+
+  // The paste-and-check flow on the seed article.
+  await page.fill("#text", config.seedText);
+  await page.click("#check-button");
+  await page.waitForSelector("#results:not([hidden])", { timeout: TIMEOUT_MS });
+  const seed = await collect();
+
+  // Hover the first supported sentence (else the first checked one) for its evidence.
+  const target = page.locator("#document .sentence.verdict-supported").first();
+  const hovered = (await target.count()) ? target : page.locator("#document .sentence[data-label]").first();
+  await page.setViewportSize({ width: 1100, height: 1700 }); // the whole page in the README screenshot
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await hovered.hover();
+  await page.waitForSelector("#evidence-popover:not([hidden])");
+  const popover = await page.evaluate(() => {
+    const pop = document.getElementById("evidence-popover");
+    return {
+      text: pop.innerText,
+      links: [...pop.querySelectorAll("a")].map((a) => a.href),
+      index: Number(document.querySelector('.sentence[aria-expanded="true"]')?.dataset.index),
+    };
+  });
+  await page.screenshot({ path: config.screenshots.webpage });
+
+  // Keyboard: focus a sentence, Enter moves into the evidence, Escape comes back.
+  await page.mouse.move(0, 0);
+  await page.locator("#document .sentence[data-label]").nth(1).focus();
+  await page.keyboard.press("Enter");
+  const keyboard = { intoPopover: await page.evaluate(() => document.activeElement?.id === "evidence-popover") };
+  await page.keyboard.press("Escape");
+  keyboard.back = await page.evaluate(() => ({
+    hidden: document.getElementById("evidence-popover").hidden,
+    onSentence: document.activeElement?.classList.contains("sentence"),
+  }));
+  await page.keyboard.press("Tab");
+  keyboard.tabMovesToNextSentence = await page.evaluate(
+    () => document.activeElement?.classList.contains("sentence") && !document.getElementById("evidence-popover").hidden,
+  );
+
+  // Astral characters: the API counts code points, JS strings count UTF-16 units.
+  await page.fill("#text", config.astralText);
+  await page.click("#check-button");
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Done"), null, { timeout: TIMEOUT_MS });
+  const astral = await collect();
+
+  // An API error (body over the server's limit) is shown, not swallowed.
+  await page.fill("#text", config.tooLongText);
+  await page.click("#check-button");
+  await page.waitForSelector("#error:not([hidden])", { timeout: TIMEOUT_MS });
+  const tooLong = await page.textContent("#error");
+
+  await context.close();
+  return { seed, popover, keyboard, astral, tooLong, cspViolations, pageErrors };
+}
+
+// ---- The extension --------------------------------------------------------------------------------
+
+async function launchExtension() {
+  const profile = mkdtempSync(join(tmpdir(), "veracity-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: config.chromium,
+    viewport: { width: 1200, height: 1100 },
+    args: [...launchArgs, `--load-extension=${config.extensionDir}`, `--disable-extensions-except=${config.extensionDir}`],
+  });
+  context.setDefaultTimeout(TIMEOUT_MS);
+  let [worker] = context.serviceWorkers();
+  if (!worker) worker = await context.waitForEvent("serviceworker", { timeout: TIMEOUT_MS });
+  const extensionId = new URL(worker.url()).host;
+  // An extension page kept open for the tests' own chrome.* calls: the service worker itself may be
+  // stopped by the browser when idle, which would close a handle to it.
+  const control = await context.newPage();
+  await control.goto(`chrome-extension://${extensionId}/options/options.html`);
+  return { context, control, extensionId, profile };
+}
+
+function extensionHelpers({ context, control, extensionId }) {
+  const base = `chrome-extension://${extensionId}`;
+
+  async function setApiUrl(apiUrl) {
+    const options = await context.newPage();
+    await options.goto(`${base}/options/options.html`);
+    await options.fill("#api-url", apiUrl);
+    await options.click("#save");
+    await options.waitForFunction(() => document.getElementById("message").textContent.startsWith("Saved"));
+    const message = await options.textContent("#message");
+    await options.close();
+    return message;
+  }
+
+  async function openFixture(name) {
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`${config.fixturesUrl}/${name}`);
+    const tabId = await control.evaluate(
+      async (url) => (await chrome.tabs.query({ url })).map((t) => t.id)[0],
+      page.url(),
+    );
+    // Record every status message the extension shows, from the page's side of the open shadow root.
+    await page.evaluate(() => {
+      window.__veracityLog = [];
+      const watch = (host) => {
+        const log = () => {
+          const banner = host.shadowRoot.querySelector(".banner");
+          if (banner && !banner.hidden) window.__veracityLog.push(banner.innerText);
+        };
+        new MutationObserver(log).observe(host.shadowRoot, { subtree: true, childList: true, characterData: true, attributes: true });
+        log();
+      };
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) if (n.localName === "veracity-ui") watch(n);
+      }).observe(document.documentElement, { childList: true });
+    });
+    return { page, tabId, errors };
+  }
+
+  /** Press Check the way the toolbar does: open the popup (here as a tab) for the target tab. */
+  async function openPopup(tabId) {
+    const popup = await context.newPage();
+    await popup.goto(`${base}/popup/popup.html?tab=${tabId}`);
+    return popup;
+  }
+
+  async function waitForBanner(page, kind) {
+    await page.waitForSelector(`veracity-ui .banner[data-kind="${kind}"]`, { timeout: TIMEOUT_MS });
+    return page.locator("veracity-ui .banner").innerText();
+  }
+
+  const highlights = (page) =>
+    page.evaluate(() => {
+      const groups = new Map();
+      for (const mark of document.querySelectorAll("veracity-hl")) {
+        const id = Number(mark.dataset.veracitySentence);
+        if (!groups.has(id)) {
+          groups.set(id, {
+            id,
+            label: mark.dataset.veracityLabel,
+            classes: mark.className,
+            text: "",
+            marks: 0,
+            focusable: mark.tabIndex === 0,
+            ariaLabel: mark.getAttribute("aria-label"),
+            insideInline: new Set(),
+          });
+        }
+        const group = groups.get(id);
+        group.text += mark.textContent;
+        group.marks += 1;
+        if (mark.parentElement.localName !== "p") group.insideInline.add(mark.parentElement.localName);
+      }
+      return [...groups.values()].map((g) => ({ ...g, insideInline: [...g.insideInline] }));
+    });
+
+  const popupState = (popup) =>
+    popup.evaluate(() => ({
+      state: document.getElementById("page-state").textContent,
+      api: document.getElementById("api-status").textContent,
+      apiState: document.getElementById("api-status").dataset.state,
+      summary: Object.fromEntries(
+        [...document.querySelectorAll("#summary [data-count]")].map((n) => [n.dataset.count, Number(n.textContent)]),
+      ),
+      summaryShown: !document.getElementById("summary").hidden,
+    }));
+
+  const extractedText = (tabId) =>
+    control.evaluate(
+      async (id) =>
+        (await chrome.scripting.executeScript({ target: { tabId: id }, func: () => globalThis.__veracity.extract().text }))[0].result,
+      tabId,
+    );
+
+  const articleSnapshot = (page) =>
+    page.evaluate(() => {
+      const article = document.querySelector("article");
+      const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+      let textNodes = 0;
+      while (walker.nextNode()) textNodes += 1;
+      const box = article.getBoundingClientRect();
+      return { text: article.textContent, textNodes, width: box.width, height: box.height };
+    });
+
+  return { setApiUrl, openFixture, openPopup, waitForBanner, highlights, popupState, extractedText, articleSnapshot };
+}
+
+async function extensionSeed(ext, h) {
+  const saved = await h.setApiUrl(config.apiUrl);
+  const { page, tabId, errors } = await h.openFixture("seed_article.html");
+  const before = await h.articleSnapshot(page);
+  const popup = await h.openPopup(tabId);
+  const banner = await h.waitForBanner(page, "done");
+  await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("Checked"));
+  await popup.waitForFunction(() => document.getElementById("api-status").dataset.state !== "unknown");
+  const popupResult = await h.popupState(popup);
+  const highlights = await h.highlights(page);
+  const during = await h.articleSnapshot(page);
+
+  // The popover for the first supported sentence (else the first highlighted one).
+  await page.bringToFront();
+  const supported = page.locator("veracity-hl.veracity-hl-supported[data-veracity-first]").first();
+  const target = (await supported.count()) ? supported : page.locator("veracity-hl[data-veracity-first]").first();
+  const targetId = Number(await target.getAttribute("data-veracity-sentence"));
+  await target.hover();
+  await page.waitForSelector("veracity-ui .popover:not([hidden])");
+  const popover = {
+    id: targetId,
+    text: await page.locator("veracity-ui .popover").innerText(),
+    links: await page.locator("veracity-ui .popover a").evaluateAll((as) => as.map((a) => a.href)),
+    label: await page.locator("veracity-ui .popover").getAttribute("data-label"),
+  };
+  await page.screenshot({ path: config.screenshots.extension });
+
+  // Keyboard: Tab-focusable highlights, Enter moves into the evidence, Escape returns.
+  await page.mouse.move(1, 1);
+  await page.locator("veracity-hl[data-veracity-first]").nth(1).focus();
+  const keyboard = {
+    shownOnFocus: await page.locator("veracity-ui .popover").isVisible(),
+  };
+  await page.keyboard.press("Enter");
+  keyboard.intoPopover = await page.evaluate(
+    () => document.activeElement?.localName === "veracity-ui" && document.activeElement.shadowRoot.activeElement?.classList.contains("popover"),
+  );
+  await page.keyboard.press("Escape");
+  keyboard.back = await page.evaluate(() => document.activeElement?.localName === "veracity-hl");
+  keyboard.hidden = !(await page.locator("veracity-ui .popover").isVisible());
+
+  // The page's own script still handles a click on a link whose text is highlighted.
+  await page.click("#receptor-link");
+  const pageScript = await page.evaluate(() => ({
+    clicks: window.pageState?.clicks,
+    shown: document.getElementById("click-count").textContent,
+    receptorLinkHighlighted: !!document.querySelector("#receptor-link veracity-hl"),
+    inlineScriptRan: window.inlineScriptRan === true,
+  }));
+  const extracted = await h.extractedText(tabId);
+
+  // Clear highlights from the popup: the page's text nodes come back as they were.
+  await popup.bringToFront();
+  await popup.click("#clear");
+  await page.waitForFunction(() => !document.querySelector("veracity-hl"));
+  const after = await h.articleSnapshot(page);
+  const popupAfterClear = await h.popupState(popup);
+  await popup.close();
+  await page.close();
+  return { saved, banner, popup: popupResult, highlights, popover, keyboard, pageScript, extracted, before, during, after, popupAfterClear, errors };
+}
+
+async function extensionLong(ext, h) {
+  const { page, tabId } = await h.openFixture("long_article.html");
+  const popup = await h.openPopup(tabId);
+  const banner = await h.waitForBanner(page, "done");
+  await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("Checked"));
+  const result = {
+    banner,
+    popup: await h.popupState(popup),
+    highlights: await h.highlights(page),
+    progressLog: await page.evaluate(() => window.__veracityLog),
+    extracted: await h.extractedText(tabId),
+  };
+  await popup.close();
+  await page.close();
+  return result;
+}
+
+async function extensionFailures(ext, h) {
+  const out = {};
+  // Nothing listens on this port.
+  out.unreachableSaved = await h.setApiUrl(config.closedUrl);
+  {
+    const { page, tabId } = await h.openFixture("seed_article.html");
+    const popup = await h.openPopup(tabId);
+    out.unreachable = await h.waitForBanner(page, "error");
+    await popup.waitForFunction(() => document.getElementById("page-state").dataset.state === "error");
+    await popup.waitForFunction(() => document.getElementById("api-status").dataset.state !== "unknown");
+    out.unreachablePopup = await h.popupState(popup);
+    out.unreachableHighlights = (await h.highlights(page)).length;
+    await popup.close();
+    await page.close();
+  }
+  // A real Veracity error: the address points at a path the API does not serve.
+  await h.setApiUrl(config.apiUrl + "/not-the-api");
+  {
+    const { page, tabId } = await h.openFixture("seed_article.html");
+    const popup = await h.openPopup(tabId);
+    out.apiError = await h.waitForBanner(page, "error");
+    await popup.close();
+    await page.close();
+  }
+  // A page with nothing readable, against the working API.
+  await h.setApiUrl(config.apiUrl);
+  {
+    const { page, tabId } = await h.openFixture("empty.html");
+    const popup = await h.openPopup(tabId);
+    out.noText = await h.waitForBanner(page, "error");
+    await popup.waitForFunction(() => document.getElementById("page-state").dataset.state === "error");
+    out.noTextPopup = await h.popupState(popup);
+    await popup.close();
+    await page.close();
+  }
+  return out;
+}
+
+const started = Date.now();
+const browser = await chromium.launch({ executablePath: config.chromium, args: launchArgs });
+await scenario("webpage", () => webpage(browser));
+await browser.close();
+
+const ext = await launchExtension();
+const helpers = extensionHelpers(ext);
+report.extension = { id: ext.extensionId };
+await scenario("extensionSeed", () => extensionSeed(ext, helpers));
+await scenario("extensionLong", () => extensionLong(ext, helpers));
+await scenario("extensionFailures", () => extensionFailures(ext, helpers));
+await ext.context.close();
+rmSync(ext.profile, { recursive: true, force: true });
+
+report.seconds = (Date.now() - started) / 1000;
+writeFileSync(config.report, JSON.stringify(report, null, 2));

@@ -1,0 +1,80 @@
+"""The web page blueprint: the page and its assets, sent with a strict Content-Security-Policy.
+
+What the page does in a browser is in tests/test_browser.py; this checks what the server sends.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+STATIC = Path(__file__).parent.parent / "service" / "static"
+
+
+class InlineCode(HTMLParser):
+    """Collects whatever a CSP without 'unsafe-inline' would block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.scripts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        names = dict(attrs)
+        if tag == "script":
+            if not names.get("src"):
+                self.problems.append("inline <script>")
+            self.scripts.append(names.get("src") or "")
+        if tag == "style":
+            self.problems.append("inline <style>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"event handler attribute {name}")
+            if name == "style":
+                self.problems.append(f"style attribute on <{tag}>")
+            if name in ("href", "src") and value and value.lower().startswith("javascript:"):
+                self.problems.append(f"javascript: URL in {name}")
+
+
+def test_index_is_served_with_a_strict_content_security_policy(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    csp = response.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_index_has_no_inline_script_or_style(client):
+    parser = InlineCode()
+    parser.feed(client.get("/").get_data(as_text=True))
+    assert parser.problems == []
+    assert parser.scripts == ["assets/app.js"]
+
+
+def test_assets_are_served_with_the_same_headers(client):
+    for path, mimetype in (("app.js", "text/javascript"), ("app.css", "text/css"), ("favicon.svg", "image/svg+xml")):
+        response = client.get(f"/assets/{path}")
+        assert response.status_code == 200, path
+        assert response.mimetype == mimetype
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_page_script_never_writes_api_text_as_html():
+    source = (STATIC / "app.js").read_text(encoding="utf-8")
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", source)
+
+
+def test_api_routes_are_unchanged_by_the_web_blueprint(client):
+    response = client.get("/v1/health")
+    assert response.status_code == 200
+    assert response.get_json()["ok"] is True
+    assert client.get("/static/app.js").status_code == 404
