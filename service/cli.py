@@ -58,6 +58,14 @@ def check(source, check_all: bool) -> None:
     click.echo(json.dumps({**check_result_json(result), "model": pipeline.describe()}, indent=2, ensure_ascii=False))
 
 
+@main.command()
+def config() -> None:
+    """Print every VERACITY_* setting with its default and meaning (markdown)."""
+    from service.settings import settings_markdown
+
+    click.echo(settings_markdown(), nl=False)
+
+
 from service.cli_corpus import corpus  # noqa: E402  (registered below; kept in its own module)
 
 main.add_command(corpus)

@@ -99,3 +99,15 @@ def _parse(name: str, raw: str, default: Any) -> Any:
 
 
 SETTINGS = [(PREFIX + f.name.upper(), f.default, f.metadata.get("help", "")) for f in fields(Settings)]
+
+
+def settings_markdown() -> str:
+    """The README's configuration table, generated so that it cannot drift from the code."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, default, help_text in SETTINGS:
+        if isinstance(default, Path):
+            default = default.relative_to(ROOT) if default.is_relative_to(ROOT) else default
+        if isinstance(default, tuple):
+            default = ",".join(default) or "(none)"
+        rows.append(f"| `{name}` | `{default}` | {help_text} |")
+    return "\n".join(rows) + "\n"

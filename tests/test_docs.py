@@ -18,3 +18,10 @@ def test_every_setting_is_documented():
 def test_readme_corpus_stats_match_the_data():
     block = README.split("<!-- corpus-stats -->\n", 1)[1].split("<!-- /corpus-stats -->", 1)[0]
     assert block == stats_markdown(), "regenerate with: veracity corpus stats --markdown"
+
+
+def test_readme_config_table_matches_the_settings():
+    from service.settings import settings_markdown
+
+    block = README.split("<!-- config -->\n", 1)[1].split("<!-- /config -->", 1)[0]
+    assert block == settings_markdown(), "regenerate with: veracity config"
