@@ -80,7 +80,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(request, built_corpus_db):
+def server(request, built_corpus_db, tmp_path_factory):
     """`veracity serve` (waitress) in a subprocess on a free loopback port; yields its base URL.
 
     A test module can set ``SERVER_ENV = {"VERACITY_...": "..."}`` to start it with other settings.
@@ -89,12 +89,15 @@ def server(request, built_corpus_db):
     env = dict(os.environ, VERACITY_PORT=str(port), VERACITY_CORPUS_DB=str(built_corpus_db), HF_HUB_OFFLINE="1")
     env.update(getattr(request.module, "SERVER_ENV", {}))
     veracity = Path(sys.executable).parent / "veracity"
-    process = subprocess.Popen([str(veracity), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The log goes to a file, not a pipe: an unread pipe fills up and blocks a chatty server.
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log_file = open(log_path, "wb")
+    process = subprocess.Popen([str(veracity), "serve"], env=env, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail("server exited: " + process.stdout.read().decode(errors="replace"))
+            pytest.fail("server exited: " + log_path.read_text(errors="replace")[-4000:])
         try:
             if httpx.get(base + "/v1/health", timeout=1).status_code == 200:
                 break
@@ -106,3 +109,4 @@ def server(request, built_corpus_db):
     yield base
     process.terminate()
     process.wait(timeout=10)
+    log_file.close()
