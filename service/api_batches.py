@@ -12,14 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
-from service.api_v1 import _cors
 from service.batch import FINISHED, ResultsStore, Source, text_key
 from service.batch_worker import WorkerSupervisor
 from service.errors import VeracityError
 from service.fetch import url_problem
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
-bp.after_request(_cors)
 RESULTS_PAGE_MAX = 500
 
 
@@ -29,6 +27,16 @@ def init_app(app: Flask) -> None:
     app.extensions["veracity_batches"] = supervisor
     app.register_blueprint(bp)
     supervisor.resume_unfinished()
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """The same CORS policy as the rest of /v1."""
+    response.headers["Access-Control-Allow-Origin"] = current_app.config["VERACITY"].cors_origins
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, X-API-Key"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Expose-Headers"] = "Location, Link, X-Next-Cursor, X-Job-Status"
+    return response
 
 
 def _store() -> ResultsStore:

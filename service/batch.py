@@ -552,6 +552,7 @@ class RunStats:
     elapsed_s: float = 0.0
     stopped: bool = False
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # per process: "local", or "ray-check-<pid>" ...
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per process (Ray actors: since they started)
 
     def add(self, results: list[DocResult]) -> None:
         for r in results:
@@ -576,6 +577,12 @@ Progress = Callable[[list[DocResult]], None]
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads: throughput per CPU-second is steadier than wall time on shared cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_batch(
@@ -604,6 +611,7 @@ def run_batch(
 def _run_local(store, job, pipeline, options, sources, progress, should_stop) -> RunStats:
     stats = RunStats()
     started = time.perf_counter()
+    cpu_started = cpu_seconds()
     should_stop = should_stop or (lambda: False)
     window = options.chunk_docs + options.fetch.concurrency  # pages fetched ahead while the model works
     todo = iter(sources)
@@ -647,6 +655,7 @@ def _run_local(store, job, pipeline, options, sources, progress, should_stop) ->
                 flush()
     stats.elapsed_s = time.perf_counter() - started
     stats.peak_rss_mb["local"] = peak_rss_mb()
+    stats.cpu_s["local"] = round(cpu_seconds() - cpu_started, 2)
     return stats
 
 
@@ -669,7 +678,14 @@ class FetchStage:
         ]
         bodies = [_opt(b) for b in batch["body"]]
         pages = list(self.pool.map(lambda sb: acquire(sb[0], self.fetcher, sb[1]), zip(sources, bodies)))
-        return {"key": np.array([s.key for s in sources], dtype=object), "page": np.array([json.dumps(asdict(p)) for p in pages], dtype=object)}
+        n = len(pages)
+        return {
+            "key": np.array([s.key for s in sources], dtype=object),
+            "page": np.array([json.dumps(asdict(p)) for p in pages], dtype=object),
+            "fetch_worker": np.array([f"ray-fetch-{os.getpid()}"] * n, dtype=object),
+            "fetch_cpu_s": np.array([cpu_seconds()] * n),
+            "fetch_rss_mb": np.array([peak_rss_mb()] * n),
+        }
 
 
 class CheckStage:
@@ -689,6 +705,10 @@ class CheckStage:
             "result": np.array([r.to_json() for r in results], dtype=object),
             "worker": np.array([f"ray-check-{os.getpid()}"] * n, dtype=object),
             "peak_rss_mb": np.array([peak_rss_mb()] * n),
+            "cpu_s": np.array([cpu_seconds()] * n),
+            "fetch_worker": batch["fetch_worker"],
+            "fetch_cpu_s": batch["fetch_cpu_s"],
+            "fetch_rss_mb": batch["fetch_rss_mb"],
         }
 
 
@@ -739,6 +759,7 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
 
     stats = RunStats()
     started = time.perf_counter()
+    cpu_started = cpu_seconds()
     if not sources:
         return stats
     open_store(settings).close()  # build the default corpus here, once, not in every actor
@@ -772,8 +793,12 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
             results = [DocResult.from_json(r) for r in batch["result"]]
             store.save(job, results)
             stats.add(results)
-            for worker, rss in zip(batch["worker"], batch["peak_rss_mb"]):
-                stats.peak_rss_mb[str(worker)] = max(float(rss), stats.peak_rss_mb.get(str(worker), 0.0))
+            for prefix in ("", "fetch_"):
+                workers = batch[f"{prefix}worker"]
+                rss_column = batch["peak_rss_mb" if not prefix else "fetch_rss_mb"]
+                for worker, rss, cpu in zip(workers, rss_column, batch[f"{prefix}cpu_s"]):
+                    stats.peak_rss_mb[str(worker)] = max(float(rss), stats.peak_rss_mb.get(str(worker), 0.0))
+                    stats.cpu_s[str(worker)] = round(max(float(cpu), stats.cpu_s.get(str(worker), 0.0)), 2)
             stats.elapsed_s = time.perf_counter() - started
             if progress:
                 progress(results)
@@ -785,4 +810,5 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
             ray.shutdown()
     stats.elapsed_s = time.perf_counter() - started
     stats.peak_rss_mb["driver"] = peak_rss_mb()
+    stats.cpu_s["driver"] = round(cpu_seconds() - cpu_started, 2)
     return stats

@@ -121,6 +121,8 @@ def test_rerun_checks_nothing_twice_and_force_rechecks(batch_db, env, tmp_path):
     sentences = rows(copy, "select count(*) from sentences")[0][0]
     again = invoke(env, "run", str(urls), "--out", str(copy), *FAST[:-1])
     assert again.exit_code == 0 and "0 to check" in again.output
+    retried = invoke(env, "run", str(urls), "--out", str(copy), "--retry-errors", *FAST[:-1])
+    assert retried.exit_code == 0 and "3 to check" in retried.output  # the failed ones; skipped pages stay skipped
     forced = invoke(env, "run", str(urls), "--out", str(copy), "--force", *FAST[:-1])
     assert forced.exit_code == 0 and "13 to check" in forced.output
     assert rows(copy, "select count(*), sum(sentences) from documents")[0] == before
