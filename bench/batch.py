@@ -10,8 +10,9 @@ Reported, on the same pages in the same run:
   * documents/min and sentences/s of ``run_batch`` with the local engine (models loaded beforehand) and
     with the Ray engine (2 check actors of 1 CPU each on a local cluster; actor start-up and model
     loading are inside the timing, ``ray.init`` is not);
-  * the bare model: ``Embedder.encode`` alone on exactly the sentences the batch embedded, with the same
-    thread count, and each engine's sentences/s as a fraction of it;
+  * the bare model: ``Embedder.encode`` alone on exactly the sentences the batch embedded, with the
+    pipeline's thread count (timed after each engine, median), and each engine's sentences/s as a fraction
+    of it; and once with 1 torch thread, the per-CPU reference for Ray's single-CPU actors;
   * the same per CPU-second (all processes of the engine: the local process; Ray's driver, fetch actor and
     check actors, whose CPU includes their start-up), which shared cores disturb far less than wall time;
   * peak RSS of each process (the local process; the Ray driver, fetch actor and every check actor).
@@ -175,22 +176,36 @@ def main() -> None:
             distributed["ray_init_s"] = round(ray_init_s, 2)
             rows.append(distributed)
         bare_runs.append(time_bare(pipeline.embedder, texts))
+        # the same with one torch thread: what each single-CPU Ray actor has to work with
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            one_wall, one_cpu = time_bare(pipeline.embedder, texts)
+        finally:
+            torch.set_num_threads(threads)
     server.shutdown()
     bare_s = statistics.median(wall for wall, _ in bare_runs)
     bare_cpu_s = statistics.median(cpu for _, cpu in bare_runs)
     bare = {"sentences": len(texts), "seconds": round(bare_s, 2), "sentences_per_s": round(len(texts) / bare_s, 1),
             "cpu_s": round(bare_cpu_s, 2), "sentences_per_cpu_s": round(len(texts) / bare_cpu_s, 1),
             "seconds_each_run": [round(wall, 2) for wall, _ in bare_runs]}
+    bare_one = {"sentences": len(texts), "seconds": round(one_wall, 2), "sentences_per_s": round(len(texts) / one_wall, 1),
+                "cpu_s": round(one_cpu, 2), "sentences_per_cpu_s": round(len(texts) / one_cpu, 1)}
 
     for row in rows:
         row["fraction_of_bare_model"] = round(row["sentences_per_s"] / bare["sentences_per_s"], 3)
-        row["cpu_fraction_of_bare_model"] = round(row["sentences_per_cpu_s"] / bare["sentences_per_cpu_s"], 3)
+        # per CPU-second, against the bare model with the same torch threads per process (local: settings.threads; ray: 1)
+        reference = bare if row["engine"] == "local" else bare_one
+        row["cpu_fraction_of_bare_model"] = round(row["sentences_per_cpu_s"] / reference["sentences_per_cpu_s"], 3)
     result = {
         "machine": f"{platform.machine()} CPU, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
         "pages": n_pages,
         "threads": settings.threads,
         "load_average_1min": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
         "bare_model": bare,
+        "bare_model_1_thread": bare_one,
         "engines": rows,
         "notes": "local: one process, fetch threads + the pipeline (torch threads = VERACITY_THREADS); ray: a fetch actor and "
         "2 check actors of 1 CPU on a local 2-CPU cluster, actor start-up and model loading inside the timing.",
@@ -207,7 +222,7 @@ def render(result: dict) -> str:
     lines = [
         f"## Batch checking: {result['pages']} local pages ({result['machine']})",
         "",
-        "| engine | documents | sentences | seconds | documents/min | sentences/s | of bare model | sentences per CPU-s | of bare model | peak RSS per process (MB) |",
+        "| engine | documents | sentences | seconds | documents/min | sentences/s | of bare model (wall) | sentences per CPU-s | of bare model, same threads (CPU) | peak RSS per process (MB) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in result["engines"]:
@@ -217,7 +232,9 @@ def render(result: dict) -> str:
             f"| {row['sentences_per_s']:.1f} | {row['fraction_of_bare_model']:.0%} | {row['sentences_per_cpu_s']:.1f} "
             f"| {row['cpu_fraction_of_bare_model']:.0%} | {rss} |"
         )
-    lines.append(f"| bare model (`Embedder.encode`, {result['threads']} threads) | | {bare['sentences']} | {bare['seconds']:.1f} | | {bare['sentences_per_s']:.1f} | 100% | {bare['sentences_per_cpu_s']:.1f} | 100% | |")
+    one = result["bare_model_1_thread"]
+    lines.append(f"| bare model (`Embedder.encode`, {result['threads']} threads) | | {bare['sentences']} | {bare['seconds']:.1f} | | {bare['sentences_per_s']:.1f} | 100% | {bare['sentences_per_cpu_s']:.1f} | 100% (local's reference) | |")
+    lines.append(f"| bare model, 1 thread | | {one['sentences']} | {one['seconds']:.1f} | | {one['sentences_per_s']:.1f} | {one['sentences_per_s'] / bare['sentences_per_s']:.0%} | {one['sentences_per_cpu_s']:.1f} | 100% (ray's reference) | |")
     extra = [f"model load {r['model_load_s']} s (local, outside the timing)" for r in result["engines"] if "model_load_s" in r]
     extra += [f"ray.init {r['ray_init_s']} s (outside the timing)" for r in result["engines"] if "ray_init_s" in r]
     extra.append(f"bare model timed {len(bare['seconds_each_run'])} times (s): {bare['seconds_each_run']}, median used")
