@@ -17,7 +17,8 @@ import pysbd
 
 # A list marker or markdown heading prefix that is not part of the sentence itself:
 # "- ", "* ", "• ", "– ", "1. ", "2) ", "a) ", "## ", "> " (possibly stacked, e.g. "- – ").
-_PREFIX = re.compile(r"^(?:\s*(?:#{1,6}|[-*•–—+>]|\d{1,3}[.)]|[a-zA-Z][.)](?=\s))\s+)+")
+# Letter markers only as "a)" or "(a)": "J. K. Rowling" must keep its initials.
+_PREFIX = re.compile(r"^(?:\s*(?:#{1,6}|[-*•–—+>]|\d{1,3}[.)]|\(?[a-z]\))\s+)+")
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
@@ -68,25 +69,46 @@ def _looks_like_title(body: str) -> bool:
     return capitalised >= max(2, 0.7 * len(major))
 
 
+def _lines(text: str) -> list[tuple[int, str]]:
+    """Lines with their offsets, a hard-wrapped sentence joined back into one line.
+
+    A line continues the one before when that one has no final punctuation and this one starts in lower
+    case with no list marker ("The study enrolled 400\nadults in three countries."). The newline stays in
+    the joined text, so offsets are unchanged.
+    """
+    lines: list[tuple[int, str]] = []
+    offset = 0
+    for raw in text.splitlines(keepends=True):
+        start, offset = offset, offset + len(raw)
+        content = raw.rstrip("\r\n")
+        stripped = content.strip()
+        if not stripped:
+            lines.append((start, ""))
+            continue
+        if lines and lines[-1][1].strip() and stripped[0].islower() and not _PREFIX.match(content):
+            prev_start, prev = lines[-1]
+            if not _TERMINAL.search(prev.strip()) and not prev.rstrip().endswith(":"):
+                lines[-1] = (prev_start, text[prev_start : start + len(content)])
+                continue
+        lines.append((start, content))
+    return [(start, content) for start, content in lines if content.strip()]
+
+
 def segment(text: str) -> list[Segment]:
     """Return the sentences of ``text`` in order, each with offsets into ``text``."""
     segments: list[Segment] = []
-    line_start = 0
-    for line in text.splitlines(keepends=True):
-        offset = line_start
-        line_start += len(line)
-        content = line.rstrip("\r\n")
-        if not content.strip():
-            continue
+    for offset, content in _lines(text):
         prefix_match = _PREFIX.match(content)
         prefix = prefix_match.group(0) if prefix_match else ""
-        kind = _line_kind(content[len(prefix):], prefix)
-        body_start = offset + len(prefix)
         body = content[len(prefix):]
+        kind = "sentence" if "\n" in body and not prefix else _line_kind(body, prefix)
+        body_start = offset + len(prefix)
         if kind == "heading":
             spans = [(0, len(body))]
         else:
-            spans = [(s.start, s.end) for s in _segmenter().segment(body)]
+            # A joined hard wrap is a space to pySBD; same length, so the spans still index ``body``.
+            flat = body.replace("\r", " ").replace("\n", " ")
+            spans = [(s.start, s.end) for s in _segmenter().segment(flat)]
         for span_start, span_end in spans:
             piece = body[span_start:span_end]
             stripped_left = len(piece) - len(piece.lstrip())

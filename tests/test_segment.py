@@ -68,3 +68,15 @@ def test_windows_line_endings_and_blank_text():
     text = "First claim here.\r\nSecond claim here.\r\n"
     assert texts(text) == ["First claim here.", "Second claim here."]
     assert segment("   \n\n  ") == []
+
+
+def test_hard_wrapped_sentence_is_joined_and_initials_are_kept():
+    text = "The study enrolled 400\nadults in three countries. J. K. Rowling wrote the foreword.\na) First option\n"
+    result = segment(text)
+    assert [s.text for s in result] == [
+        "The study enrolled 400\nadults in three countries.",
+        "J. K. Rowling wrote the foreword.",
+        "First option",
+    ]
+    for s in result:
+        assert text[s.start : s.end] == s.text
