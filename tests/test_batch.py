@@ -101,7 +101,8 @@ def test_checked_documents_store_extracted_text_facts_and_sentences(web, batch_d
     claims = [s for s in methadone["sentences"] if s["label"]]
     assert len(claims) == methadone["counts"]["checkworthy"] > 0
     assert all(s["evidence_ids"] and 0 <= s["confidence"] <= 1 for s in claims)
-    assert methadone["counts"]["supported"] + methadone["counts"]["unsupported"] == len(claims)
+    counts = methadone["counts"]
+    assert counts["supported"] + counts["unsupported"] + counts["contradicted"] == len(claims)
     assert any("café" in s["text"] for s in docs["/latin1.html"]["sentences"])
     assert any("€40" in s["text"] for s in docs["/cp1252_meta.html"]["sentences"])
 
