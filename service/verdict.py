@@ -140,9 +140,15 @@ class StanceVerdict:
 STANCES = ("supports", "contradicts", "neutral")
 
 
-def _strength(scored: ScoredEvidence, column: int) -> tuple[int, float]:
-    """Grade first, then how sure the stance model is: a high-grade item outweighs a low-grade one."""
-    return (GRADE_RANK.get(scored.evidence.grade, 0), scored.stance_probs[column] * max(scored.evidence.similarity, 0.0))
+def _strength(scored: ScoredEvidence, column: int) -> float:
+    """How much an item weighs for its side: stance certainty × relevance × GRADE weight.
+
+    A product rather than "grade first": an off-topic high-grade item with a shaky stance must not outweigh
+    on-topic moderate evidence, while at equal relevance and stance the higher grade still wins.
+    """
+    from models.verdict_model import GRADE_WEIGHTS
+
+    return scored.stance_probs[column] * max(scored.evidence.similarity, 0.0) * GRADE_WEIGHTS.get(scored.evidence.grade, 0.0)
 
 
 def _strongest(items: list[ScoredEvidence], column: int) -> ScoredEvidence | None:
