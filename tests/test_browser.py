@@ -28,6 +28,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 SERVER_ENV = {"VERACITY_MAX_BODY_BYTES": "8000"}
+if os.environ.get("VERACITY_SCREENSHOTS") == "1":
+    # The README's screenshots show the default corpus, not the 22-item test fixture.
+    SERVER_ENV["VERACITY_CORPUS_DB"] = str(Path(__file__).resolve().parent.parent / "corpus" / "corpus.db")
 
 TESTS = Path(__file__).parent
 BROWSER = TESTS / "browser"
