@@ -41,7 +41,7 @@ def audit_items(items: Iterable[dict[str, Any]], vectors: np.ndarray | None = No
         for problem in validate_item(item):
             report.failures.append(f"{item_id}: {problem}")
         if item.get("grade") == "ungraded":
-            report.warnings.append(f"{item_id}: ungraded (verdicts will not rest on it)")
+            report.warnings.append(f"{item_id}: ungraded (no GRADE assessment; it weighs less in verdicts)")
         elif item.get("grade") not in GRADES:
             report.failures.append(f"{item_id}: no grade")
         if item_id in seen_ids:

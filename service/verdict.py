@@ -68,7 +68,9 @@ class SimilarityBaseline:
         )
 
 
-TRUSTED_GRADES = ("high", "moderate", "low")  # grades a "supported" verdict may rest on
+# Grades a "supported" verdict may rest on. "ungraded" (bulk imports such as SciFact abstracts, which carry
+# no GRADE assessment) is allowed so that a user's own corpus can support claims; very_low never alone.
+TRUSTED_GRADES = ("high", "moderate", "low", "ungraded")
 
 
 class StanceVerdict:
