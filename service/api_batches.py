@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
+from service.api_v1 import add_cors_headers
 from service.batch import FINISHED, ResultsStore, Source, text_key
 from service.batch_worker import WorkerSupervisor
 from service.errors import VeracityError
@@ -31,12 +32,7 @@ def init_app(app: Flask) -> None:
 
 @bp.after_request
 def _cors(response: Response) -> Response:
-    """The same CORS policy as the rest of /v1."""
-    response.headers["Access-Control-Allow-Origin"] = current_app.config["VERACITY"].cors_origins
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, X-API-Key"
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response.headers["Access-Control-Expose-Headers"] = "Location, Link, X-Next-Cursor, X-Job-Status"
-    return response
+    return add_cors_headers(response, expose="Location, Link, X-Next-Cursor, X-Job-Status")
 
 
 def _store() -> ResultsStore:

@@ -23,13 +23,18 @@ def _pipeline() -> Pipeline:
     return current_app.extensions["veracity"]
 
 
-@bp.after_request
-def _cors(response: Response) -> Response:
+def add_cors_headers(response: Response, expose: str | None = None) -> Response:
+    """One CORS policy for every /v1 blueprint: the browser extension calls them from its own origin."""
     response.headers["Access-Control-Allow-Origin"] = current_app.config["VERACITY"].cors_origins
     response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, X-API-Key"
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     response.headers["Access-Control-Max-Age"] = "600"
+    if expose:
+        response.headers["Access-Control-Expose-Headers"] = expose
     return response
+
+
+bp.after_request(add_cors_headers)
 
 
 def _request_text() -> tuple[str, dict[str, Any]]:
