@@ -11,6 +11,7 @@ import hashlib
 import gzip
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -104,10 +105,7 @@ def read_scifact_corpus(path: Path, limit: int | None = None) -> list[dict[str, 
         if isinstance(abstract, list):
             abstract = " ".join(s.strip() for s in abstract)
         if isinstance(abstract, str) and abstract.startswith("["):
-            try:
-                abstract = " ".join(json.loads(abstract))
-            except json.JSONDecodeError:
-                pass
+            abstract = " ".join(_sentences_from_repr(abstract))
         doc_id = record.get("doc_id")
         if doc_id is None or not abstract:
             raise CorpusImportError(str(path), [RowError(number, "SciFact rows need doc_id and abstract")])
@@ -115,7 +113,7 @@ def read_scifact_corpus(path: Path, limit: int | None = None) -> list[dict[str, 
             normalise(
                 {
                     "id": f"scifact-{doc_id}",
-                    "statement": str(abstract)[:2000],
+                    "statement": str(abstract),
                     "source_title": record.get("title") or f"SciFact document {doc_id}",
                     "source_url": f"https://www.semanticscholar.org/search?q={doc_id}",
                     "publisher": "SciFact corpus (S2ORC abstracts)",
@@ -128,6 +126,21 @@ def read_scifact_corpus(path: Path, limit: int | None = None) -> list[dict[str, 
             )
         )
     return items
+
+
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", re.S)
+
+
+def _sentences_from_repr(text: str) -> list[str]:
+    """The sentences of an abstract stored as a Python or numpy list repr (``['a' 'b']``, with or without commas)."""
+    try:
+        value = json.loads(text)
+        if isinstance(value, list):
+            return [str(v).strip() for v in value]
+    except json.JSONDecodeError:
+        pass
+    found = [a or b for a, b in _QUOTED.findall(text)]
+    return [s.strip() for s in found] or [text]
 
 
 def _scifact_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -35,7 +35,7 @@ FIELDS = REQUIRED + OPTIONAL
 PMID = re.compile(r"^\d{1,9}$")
 DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-MAX_STATEMENT_CHARS = 2000
+MAX_STATEMENT_CHARS = 20_000  # one finding is a sentence; imported abstracts can be long
 
 
 def validate_item(item: Any) -> list[str]:

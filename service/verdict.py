@@ -91,7 +91,9 @@ class StanceVerdict:
         self.min_confidence = min_confidence
 
     def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]:
-        pairs = [(claim, e.statement) for claim, items in zip(claims, evidence) for e in items]
+        # A long statement (an imported abstract) is judged by its best-matching passage: the stance model
+        # reads 128 tokens, and the finding a claim restates is rarely in an abstract's first sentences.
+        pairs = [(claim, e.passage or e.statement) for claim, items in zip(claims, evidence) for e in items]
         probs = self.stance.predict(pairs) if pairs else np.zeros((0, 3))
         verdicts, offset = [], 0
         for claim, items in zip(claims, evidence):

@@ -94,3 +94,15 @@ def test_scifact_and_claimreview_importers(tmp_path):
     assert items[0]["statement"] == "Example Fact Check rated the claim 'Kratom cures opioid addiction' as False."
     assert items[0]["year"] == 2023 and items[0]["study_type"] == "fact_check"
     assert read_claimreview(review)[0]["id"] == items[0]["id"]
+
+
+def test_scifact_csv_abstract_stored_as_numpy_repr_is_parsed_whole(tmp_path):
+    import gzip
+
+    path = tmp_path / "corpus_train.csv.gz"
+    long_sentence = "Methadone lowered mortality in the cohort. " * 60
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write('doc_id,title,abstract,structured\n7,T,"[\'First sentence.\'\n \'Second: café.\' \'' + long_sentence.strip() + '\']",False\n')
+    statement = read_scifact_corpus(path)[0]["statement"]
+    assert statement.startswith("First sentence. Second: café. Methadone")
+    assert "['" not in statement and len(statement) > 2000
