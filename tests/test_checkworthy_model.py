@@ -115,10 +115,9 @@ def test_score_rejects_embeddings_that_do_not_match_the_texts(model: Checkworthy
 
 def test_rule_score_feature_matches_the_services_rule_based_version() -> None:
     rows = [json.loads(line) for line in ARTICLES.read_text(encoding="utf-8").splitlines()]
-    seed = Path("/work/shared/seed/article.txt")
+    seed = Path(__file__).parent / "data" / "seed_article.txt"
     segments = [Segment(i, r["text"], 0, len(r["text"]), r["kind"]) for i, r in enumerate(rows)]
-    if seed.is_file():
-        segments += segment(seed.read_text(encoding="utf-8"))
+    segments += segment(seed.read_text(encoding="utf-8"))
     for s in segments:
         assert rule_score(s.text, s.kind) == rule_checkworthiness(s).score, s.text
 
