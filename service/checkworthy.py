@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.segment import Segment
+from service.segment import TERMINAL_PUNCTUATION, Segment
 
 # Verbs that open outline instructions and calls to action ("Explain ...", "Highlight ...").
 IMPERATIVE_VERBS = frozenset(
@@ -23,7 +23,6 @@ IMPERATIVE_VERBS = frozenset(
     watch""".split()
 )
 GREETINGS = re.compile(r"^(hi|hello|hey|welcome|thanks|thank you|dear|cheers|good (morning|afternoon|evening))\b", re.I)
-_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
@@ -50,7 +49,7 @@ def rule_checkworthiness(segment: Segment) -> Checkworthiness:
         return Checkworthiness(False, 0.1, "instruction")
     if len(words) < 4:
         return Checkworthiness(False, 0.1, "fragment")
-    if segment.kind == "list_item" and not _TERMINAL.search(text) and len(words) <= 12:
+    if segment.kind == "list_item" and not TERMINAL_PUNCTUATION.search(text) and len(words) <= 12:
         return Checkworthiness(False, 0.1, "outline entry")
     if segment.kind == "list_item" and len(words) < 6:
         return Checkworthiness(False, 0.2, "short list item")

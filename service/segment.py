@@ -19,7 +19,7 @@ import pysbd
 # "- ", "* ", "• ", "– ", "1. ", "2) ", "a) ", "## ", "> " (possibly stacked, e.g. "- – ").
 # Letter markers only as "a)" or "(a)": "J. K. Rowling" must keep its initials.
 _PREFIX = re.compile(r"^(?:\s*(?:#{1,6}|[-*•–—+>]|\d{1,3}[.)]|\(?[a-z]\))\s+)+")
-_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
+TERMINAL_PUNCTUATION = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ def _line_kind(line: str, prefix: str) -> str:
     body = line.strip()
     if body.endswith(":") and len(body.split()) <= 8:
         return "heading"  # "Outline:", "Key points:"
-    if not _TERMINAL.search(body) and _looks_like_title(body):
+    if not TERMINAL_PUNCTUATION.search(body) and _looks_like_title(body):
         # A short line with no final punctuation, in title case: "Understanding Opioid Withdrawal and
         # Its Challenges", "Conclusion". A lower-case line such as "Kratom is not FDA approved" stays a sentence.
         return "heading"
@@ -87,7 +87,7 @@ def _lines(text: str) -> list[tuple[int, str]]:
             continue
         if lines and lines[-1][1].strip() and stripped[0].islower() and not _PREFIX.match(content):
             prev_start, prev = lines[-1]
-            if not _TERMINAL.search(prev.strip()) and not prev.rstrip().endswith(":"):
+            if not TERMINAL_PUNCTUATION.search(prev.strip()) and not prev.rstrip().endswith(":"):
                 lines[-1] = (prev_start, text[prev_start : start + len(content)])
                 continue
         lines.append((start, content))
