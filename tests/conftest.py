@@ -110,3 +110,13 @@ def server(request, built_corpus_db, tmp_path_factory):
     process.terminate()
     process.wait(timeout=10)
     log_file.close()
+
+
+@pytest.fixture(scope="module")
+def web():
+    """The misbehaving local web server of tests/fixtures_web (redirects, timeouts, encodings...)."""
+    from fixtures_web.server import start
+
+    server = start()
+    yield server
+    server.stop()

@@ -16,20 +16,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures_web.server import start
 
 from service.batch import BatchInputError, ResultsStore, read_sources
 from service.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures_web"
 FAST = ["--allow-private-urls", "--delay", "0", "--timeout", "0.5", "--retries", "1", "--max-bytes", "1000000", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def web():
-    server = start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -22,13 +22,6 @@ from service.app import create_app
 METHADONE_TEXT = "Methadone maintenance reduced heroin use compared with treatments that did not involve opioid replacement."
 
 
-@pytest.fixture(scope="module")
-def web():
-    server = start()
-    yield server
-    server.stop()
-
-
 def make_app(settings, path: Path, **overrides):
     return create_app(replace(settings, batch_db=path, **overrides))
 

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import ray
-from fixtures_web.server import start
 
 from service.batch import BatchOptions, ResultsStore, read_sources, run_batch
 from service.fetch import FetchConfig
@@ -15,13 +14,6 @@ from service.fetch import FetchConfig
 FETCH = FetchConfig(allow_private=True, timeout_s=2, retries=1, backoff_s=0.05, delay_s=0.0)
 PATHS = ["/methadone.html", "/kratom.html", "/redirect/2", "/broken.html", "/latin1.html", "/plain.txt", "/missing", "/report.pdf",
          "/loop/a", *(f"/page/{n}" for n in range(300, 306))]
-
-
-@pytest.fixture(scope="module")
-def web():
-    server = start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

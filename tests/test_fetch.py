@@ -16,13 +16,6 @@ LOCAL = FetchConfig(allow_private=True, timeout_s=0.5, retries=1, backoff_s=0.05
 
 
 @pytest.fixture(scope="module")
-def web():
-    server = start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def fetcher():
     with Fetcher(LOCAL) as f:
         yield f
