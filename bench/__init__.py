@@ -29,6 +29,12 @@ DATASETS = Path(os.environ.get("VERACITY_DATASETS", "/work/shared/datasets"))
 SPLITS_FILE = ROOT / "models" / "stance" / "splits.json"
 
 
+def results_dir(quick: bool = False) -> Path:
+    """Where an area writes its tables: quick runs go to ``results/quick/``, beside the full run's results and
+    never over them, so the README's figures always come from a full run."""
+    return RESULTS_DIR / "quick" if quick else RESULTS_DIR
+
+
 def machine() -> str:
     try:
         cores = len(os.sched_getaffinity(0))

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import RESULTS_DIR, ROOT, machine, table
+from bench import ROOT, machine, results_dir, table
 
 # (area, module, results file, timeout in seconds for full / quick)
 AREAS: list[tuple[str, str, str, int, int]] = [
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="score an external labelled set instead of the suite (repeatable)")
     parser.add_argument("--only", default="", help="comma-separated areas, e.g. retrieval,speed")
     args = parser.parse_args(argv)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args.quick)
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
     if args.data:
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(output if status == "ok" else output[-4000:], flush=True)
         print(f"== {area}: {status} in {seconds:.0f} s", flush=True)
         report.append([area, status, f"{seconds:.0f}", ""])
-        md = _results_md(area, area_args)
+        md = _results_md(out, area, area_args)
         if status == "ok" and md and md.exists() and md.stat().st_mtime >= time.time() - seconds - 5:
             sections.append(md.read_text(encoding="utf-8").strip())
         elif status == "ok":  # a script that prints its tables but writes no markdown
@@ -102,20 +103,20 @@ def main(argv: list[str] | None = None) -> int:
          table(["area", "status", "seconds", "note"], report), *sections]
     ) + "\n"
     name = "SUMMARY.md" if not args.data else "SUMMARY_data.md"
-    (RESULTS_DIR / name).write_text(summary, encoding="utf-8")
+    (out / name).write_text(summary, encoding="utf-8")
     statuses = {r[0]: {"status": r[1], "seconds": float(r[2]) if r[2] else None, "note": r[3]} for r in report}
-    (RESULTS_DIR / name.replace(".md", ".json")).write_text(
+    (out / name.replace(".md", ".json")).write_text(
         json.dumps({"mode": mode, "seconds": round(total, 1), "areas": statuses}, indent=2) + "\n", encoding="utf-8"
     )
-    print(f"\nWrote {RESULTS_DIR.relative_to(ROOT) / name}; total {total:.0f} s ({mode}).")
+    print(f"\nWrote {(out / name).relative_to(ROOT)}; total {total:.0f} s ({mode}).")
     return 0 if all(r[1] in ("ok", "skipped") for r in report) else 1
 
 
-def _results_md(area: str, area_args: list[str]) -> Path | None:
+def _results_md(out: Path, area: str, area_args: list[str]) -> Path | None:
     if "--data" in area_args:
         stems = [Path(a).stem for a in area_args[1::2]]
-        return RESULTS_DIR / (f"{area}_{'_'.join(stems)}.md")
-    return RESULTS_DIR / f"{area}.md"
+        return out / (f"{area}_{'_'.join(stems)}.md")
+    return out / f"{area}.md"
 
 
 def _is_scifact(path: Path) -> bool:

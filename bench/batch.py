@@ -1,6 +1,6 @@
 """Benchmark batch checking: local engine vs Ray engine, against the bare embedding forward pass.
 
-Run ``python -m bench.batch`` (200 generated article pages; ``--quick`` uses 40). The pages are served by
+Run ``python -m bench.batch`` (200 generated article pages; ``--quick`` uses 10, local engine only). The pages are served by
 a local HTTP server in this process, so the numbers measure Veracity (fetch, extraction, segmentation,
 embedding, check-worthiness, retrieval, verdicts, SQLite writes), not the network. The politeness delay is
 0 and the per-host limit equals the concurrency, because every page comes from one host here; real crawls
@@ -34,8 +34,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bench import results_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 NON_CLAIMS = [
     "What does this mean for you?",
     "Read on to find out.",
@@ -130,12 +131,13 @@ def run_engine(engine: str, urls: list[str], settings, db: Path, pipeline=None, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="40 pages instead of 200")
+    parser.add_argument("--quick", action="store_true", help="10 pages instead of 200, local engine only")
     parser.add_argument("--pages", type=int, default=None)
     parser.add_argument("--no-ray", action="store_true", help="local engine and bare model only")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    n_pages = args.pages or (40 if args.quick else 200)
+    n_pages = args.pages or (10 if args.quick else 200)
+    args.no_ray = args.no_ray or args.quick  # Ray's start-up alone is most of a quick run's budget
     load_start = round(os.getloadavg()[0], 2)
 
     from service.pipeline import build_pipeline
@@ -210,10 +212,11 @@ def main() -> None:
         "notes": "local: one process, fetch threads + the pipeline (torch threads = VERACITY_THREADS); ray: a fetch actor and "
         "2 check actors of 1 CPU on a local 2-CPU cluster, actor start-up and model loading inside the timing.",
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
+    out = results_dir(args.quick)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
     md = render(result)
-    (RESULTS_DIR / "batch.md").write_text(md + "\n")
+    (out / "batch.md").write_text(md + "\n")
     print(md)
 
 

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import results_dir
 from models.checkworthy import DEFAULT_MODEL_DIR, CheckworthyModel
 from models.embedder import Embedder
 from models.train_checkworthy import DEFAULT_DATASETS, Example, load_articles, load_ct24, prf
 from service.checkworthy import rule_checkworthiness
 from service.segment import Segment
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SEED_OUTLINE_FORMS = ("heading", "outline_entry", "outline_instruction")
 
 
@@ -162,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="300 CT24 dev rows, fewer timing repeats")
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results, or bench/results/quick)")
     args = parser.parse_args(argv)
+    args.out = args.out or results_dir(args.quick)
 
     load_average = os.getloadavg()[0]
     model = CheckworthyModel.load(args.model)

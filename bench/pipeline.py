@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import CACHE_DIR, DATASETS, ROOT, RESULTS_DIR, EmbeddingCache, machine, table, write_result
+from bench import CACHE_DIR, DATASETS, ROOT, EmbeddingCache, machine, results_dir, table, write_result
 from bench.retrieval import SCIFACT, Query, _corpus_next_to, corpus_items, load_claims, quick_subset, split_claims
 from corpus.schema import MAX_STATEMENT_CHARS, normalise
 from corpus.store import EvidenceStore
@@ -328,7 +328,7 @@ def render(results: dict[str, Any]) -> str:
         out += [table(["gold \\ predicted", *LABELS], [[g, *row] for g, row in zip(LABELS, cl["confusion"])]), ""]
     if results.get("seed"):
         out += [f"Seed article: {results['seed']['sentences']} sentences, {results['seed']['summary']}; "
-                "the per-sentence table is in bench/results/seed.md.", ""]
+                "the per-sentence table is in seed.md beside this file.", ""]
     out += [f"{results['machine']}; {results['seconds']:.0f} s.", ""]
     return "\n".join(out)
 
@@ -344,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.embedder import load_embedder
 
     cache = EmbeddingCache(load_embedder(threads=2))
+    out = results_dir(args.quick)
     results: dict[str, Any] = {"sets": [], "machine": machine(), "quick": args.quick}
     if args.data:
         for path in args.data:
@@ -352,13 +353,14 @@ def main(argv: list[str] | None = None) -> int:
         results["sets"].append(run_scifact(args.quick, cache))
     if not args.no_seed and not args.data:
         md, seed = seed_table()
-        (RESULTS_DIR / "seed.md").write_text(md, encoding="utf-8")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "seed.md").write_text(md, encoding="utf-8")
         results["seed"] = seed
     results["seconds"] = round(time.perf_counter() - started, 1)
     markdown = render(results)
     print(markdown)
     name = "pipeline" if not args.data else "pipeline_" + "_".join(p.stem for p in args.data)
-    write_result(name, results, markdown)
+    write_result(name, results, markdown, out)
     return 0
 
 

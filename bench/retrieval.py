@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import CACHE_DIR, DATASETS, RESULTS_DIR, EmbeddingCache, load_split_ids, machine, spread, table, write_result
+from bench import CACHE_DIR, DATASETS, EmbeddingCache, load_split_ids, machine, results_dir, spread, table, write_result
 from corpus.importers import read_scifact_corpus
 from corpus.store import EvidenceStore
 from service.retrieve import Retriever, RetrieverConfig
@@ -506,8 +506,9 @@ def main(argv: list[str] | None = None) -> int:
             print(g)
     print(markdown)
     name = "retrieval" if not args.data else f"retrieval_{args.data.stem}"
-    write_result(name, results, markdown)
-    plot(results, RESULTS_DIR / f"{name}.png")
+    out = results_dir(args.quick)
+    write_result(name, results, markdown, out)
+    plot(results, out / f"{name}.png")
     return 0
 
 

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import DATA_DIR, machine, table, write_result
+from bench import DATA_DIR, machine, results_dir, table, write_result
 
 CASES = DATA_DIR / "segmentation_cases.jsonl"
 _MARKER = re.compile(r"^(?:\s*(?:#{1,6}|[-*•–—+>]|\d{1,3}[.)])\s+)+")
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args.quick)
     markdown = render(results)
     print(markdown)
-    write_result("segmentation", results, markdown)
+    write_result("segmentation", results, markdown, results_dir(args.quick))
     return 0
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import results_dir
 from models.stance import LABELS, StanceModel
 from models.stance_data import (
     NEUTRAL,
@@ -50,7 +51,6 @@ from models.stance_data import (
 from models.train_stance import stance_metrics
 
 log = logging.getLogger("bench.stance")
-RESULTS = Path("bench/results")
 
 _LABEL_WORDS = {
     "supports": 0, "support": 0, "supported": 0, "entailment": 0, "true": 0,
@@ -287,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--data", type=Path, help="external evaluation file (see module docstring)")
     ap.add_argument("--corpus", type=Path, help="SciFact corpus for --data in SciFact claims format")
     ap.add_argument("--quick", action="store_true", help="subsample to about a minute")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--out", type=Path, default=None, help="results folder (default bench/results, or bench/results/quick)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -312,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     speed["stance_model"] = len(evaluation) / (time.perf_counter() - t0)
 
     embedder = load_embedder()
-    n_sim = 1000 if args.quick else 6000  # a threshold needs few pairs; embedding is the slow part
+    n_sim = 400 if args.quick else 6000  # a threshold needs few pairs; embedding is the slow part
     sim_train = train if len(train) <= n_sim else rng.sample(train, n_sim)
     t_sim, sim_lr = fit_similarity(sim_train, embedder)
     t0 = time.perf_counter()
@@ -340,8 +340,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "macro_f1_ci95": bootstrap_macro_f1(y, p),
             "pairs_per_s": speed[name],
         }
+    args.out = args.out or results_dir(args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
+    suffix = ""
     if args.data:
         suffix += "_" + args.data.stem.replace(".", "_")
     reliability_png(args.out / f"stance_reliability{suffix}.png", y, probs)
