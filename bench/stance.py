@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from bench import results_dir
-from models.stance import LABELS, StanceModel
+from models.stance import LABELS, StanceModel, apply_min_support
 from models.stance_data import (
     NEUTRAL,
     StancePair,
@@ -255,7 +255,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {m['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}] | {m['f1']['supports']:.3f} | "
             f"{m['f1']['contradicts']:.3f} | {m['f1']['neutral']:.3f} | {m['false_supported']:.3f} | "
-            f"{m['ece']:.3f} | {r['pairs_per_s']:.0f} |"
+            f"{'same probabilities' if r.get('decision_rule') else format(m['ece'], '.3f')} | {r['pairs_per_s']:.0f} |"
         )
     sources = sorted({s for r in report["methods"].values() for s in r if s not in _NOT_SOURCES})
     if sources:
@@ -267,7 +267,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_NOT_SOURCES = {"all", "macro_f1_ci95", "pairs_per_s", "seconds"}
+_NOT_SOURCES = {"all", "macro_f1_ci95", "pairs_per_s", "seconds", "decision_rule"}
 
 
 def per_source(pairs: Sequence[StancePair], y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
@@ -306,10 +306,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     probs: dict[str, np.ndarray] = {}
     speed: dict[str, float] = {}
-    model = StanceModel.load(args.model)
+    model = StanceModel.load(args.model)  # the service's precision (bf16 where the CPU has it)
+    pairs = [(p.claim, p.evidence) for p in evaluation]
+    model.predict(pairs[:16])  # warm-up
     t0 = time.perf_counter()
-    probs["stance_model"] = model.predict([(p.claim, p.evidence) for p in evaluation])
+    probs["stance_model"] = model.predict(pairs)
     speed["stance_model"] = len(evaluation) / (time.perf_counter() - t0)
+    # The service's decision rule: a pair supports only at P(supports) >= min_support (set on dev). The
+    # probabilities shown to users stay the calibrated ones; this row scores the labels the rule gives.
+    cut = model.config.min_support
+    rule = f"stance_model, supports at P>={cut:g}"
+    probs[rule] = apply_min_support(probs["stance_model"], cut)
+    speed[rule] = speed["stance_model"]
+    if model.precision != "fp32":  # the same weights at full precision, to show what bf16 costs in quality
+        full = StanceModel.load(args.model, precision="fp32")
+        full.predict(pairs[:16])
+        t0 = time.perf_counter()
+        probs["stance_model_fp32"] = full.predict(pairs)
+        speed["stance_model_fp32"] = len(evaluation) / (time.perf_counter() - t0)
+        del full
 
     embedder = load_embedder()
     n_sim = 400 if args.quick else 6000  # a threshold needs few pairs; embedding is the slow part
@@ -331,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "quick": args.quick,
         "labels": list(LABELS),
         "similarity_threshold": t_sim,
-        "stance_model": {"path": str(args.model), "temperature": model.config.temperature},
+        "stance_model": {"path": str(args.model), "temperature": model.config.temperature,
+                         "precision": model.precision, "min_support": cut},
         "methods": {},
     }
     for name, p in probs.items():
@@ -339,13 +355,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             **per_source(evaluation, y, p),
             "macro_f1_ci95": bootstrap_macro_f1(y, p),
             "pairs_per_s": speed[name],
+            "decision_rule": name == rule,
         }
     args.out = args.out or results_dir(args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = ""
     if args.data:
         suffix += "_" + args.data.stem.replace(".", "_")
-    reliability_png(args.out / f"stance_reliability{suffix}.png", y, probs)
+    reliability_png(args.out / f"stance_reliability{suffix}.png", y, {k: v for k, v in probs.items() if k != rule})
     (args.out / f"stance{suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
     table = markdown_table(report)
     (args.out / f"stance{suffix}.md").write_text(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.precision import autocast, resolve
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSIONS = 384
 
@@ -27,7 +29,7 @@ class Embedder:
 
     name = MODEL_NAME
 
-    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, threads: int | None = None, precision: str = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -37,21 +39,26 @@ class Embedder:
             torch.set_num_threads(threads)
         self.model_path = model_path or default_model_path()
         self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        self.precision = resolve(precision)
 
     def encode(self, texts: list[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        vectors = self._model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        with autocast(self.precision):
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.precision != "fp32":  # bf16 outputs are unit length only to about 1e-3
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        return vectors
 
 
 @lru_cache(maxsize=2)
-def load_embedder(model_path: Path | None = None, threads: int | None = None) -> Embedder:
+def load_embedder(model_path: Path | None = None, threads: int | None = None, precision: str = "auto") -> Embedder:
     """One embedder per process: the weights are read once, however many apps or pipelines use them."""
-    return Embedder(model_path, threads)
+    return Embedder(model_path, threads, precision)

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.precision import autocast, resolve
+
 LABELS: tuple[str, str, str] = ("supports", "contradicts", "neutral")
 DEFAULT_DIR = Path(__file__).resolve().parent / "stance"
 CONFIG_NAME = "stance_config.json"
@@ -31,6 +33,9 @@ class StanceConfig:
     temperature: float = 1.0
     batch_size: int = 32
     revision: str = ""
+    # P(supports) below this does not count as support: set on the dev split by `python -m models.train_stance
+    # calibrate` so that dev false-supported stays within 3%; a wrong "supports" is the costliest error.
+    min_support: float = 0.5
 
     @classmethod
     def read(cls, folder: Path) -> StanceConfig:
@@ -44,6 +49,7 @@ class StanceConfig:
             temperature=float(data.get("temperature", 1.0)),
             batch_size=int(data.get("batch_size", 32)),
             revision=str(data.get("revision", "")),
+            min_support=float(data.get("min_support", 0.5)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -53,6 +59,7 @@ class StanceConfig:
             "temperature": self.temperature,
             "batch_size": self.batch_size,
             "revision": self.revision,
+            "min_support": self.min_support,
         }
 
 
@@ -99,19 +106,22 @@ def encode_batches(
 class StanceModel:
     """A loaded stance model. Load once per process (about 0.5 s) and reuse; it holds no request state."""
 
-    def __init__(self, model: Any, tokenizer: Any, config: StanceConfig, device: str = "cpu") -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, config: StanceConfig, device: str = "cpu", precision: str = "fp32"
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
         self.device = device
         self.labels = config.labels
+        self.precision = resolve(precision) if device == "cpu" else "fp32"  # on a GPU the weights are fp16
 
     @classmethod
     def load(
-        cls, path: str | Path = DEFAULT_DIR, device: str = "cpu", num_threads: int | None = None
+        cls, path: str | Path = DEFAULT_DIR, device: str = "cpu", num_threads: int | None = None, precision: str = "auto"
     ) -> StanceModel:
-        """Offline load from a folder (no hub access). fp16 weights are upcast to fp32 on CPU,
-        where fp16 matmuls are slow."""
+        """Offline load from a folder (no hub access). fp16 weights are upcast to fp32 on CPU, where fp16
+        matmuls are slow; ``precision`` (see models/precision.py) picks bf16 autocast where the CPU has it."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = Path(path)
@@ -123,7 +133,7 @@ class StanceModel:
         )
         model.to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        return cls(model, tokenizer, StanceConfig.read(path), device)
+        return cls(model, tokenizer, StanceConfig.read(path), device, precision)
 
     def logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None = None) -> np.ndarray:
         """Raw logits (n, 3), before the temperature: for calibration fitting and analysis."""
@@ -131,7 +141,7 @@ class StanceModel:
         if not pairs:
             return out
         bs = batch_size or self.config.batch_size
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.precision):
             for idx, tensors in encode_batches(self.tokenizer, pairs, self.config.max_length, bs):
                 tensors = {k: v.to(self.device) for k, v in tensors.items()}
                 out[idx] = self.model(**tensors).logits.float().cpu().numpy()
@@ -140,6 +150,16 @@ class StanceModel:
     def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int | None = None) -> np.ndarray:
         """Calibrated probabilities (n, 3) in ``LABELS`` order: supports, contradicts, neutral."""
         return softmax(self.logits(pairs, batch_size) / self.config.temperature)
+
+
+def apply_min_support(probs: np.ndarray, min_support: float) -> np.ndarray:
+    """The decision rule as probabilities: where P(supports) < ``min_support`` it is set to 0 and the other
+    two renormalised, so the argmax is the pair's label (a weak *supports* reads as the likelier of the rest)."""
+    out = np.array(probs, dtype=np.float64).reshape(-1, 3)
+    weak = out[:, 0] < min_support
+    out[weak, 0] = 0.0
+    out[weak] /= out[weak].sum(axis=1, keepdims=True).clip(min=1e-12)
+    return out
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

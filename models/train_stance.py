@@ -33,8 +33,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.stance import CONFIG_NAME, LABELS, StanceConfig, encode_batches, softmax
-from models.stance_data import StancePair
+from models.stance import (
+    CONFIG_NAME,
+    LABELS,
+    StanceConfig,
+    StanceModel,
+    apply_min_support,
+    encode_batches,
+    softmax,
+)
+from models.stance_data import StancePair, read_pairs
 
 log = logging.getLogger("train_stance")
 
@@ -130,6 +138,33 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     lo, hi = best / 1.03, best * 1.03
     fine = np.linspace(lo, hi, 41)
     return float(min(fine, key=nll))
+
+
+def fit_support_threshold(y: np.ndarray, probs: np.ndarray, max_false_supported: float = 0.03) -> float:
+    """The lowest P(supports) cut whose false-supported rate on these pairs is within ``max_false_supported``:
+    it keeps as much true support as the limit allows. Fit on dev, never on the pairs it is scored on."""
+    not_sup = y != 0
+    for cut in np.round(np.arange(0.34, 0.995, 0.01), 2):
+        if not not_sup.any() or (apply_min_support(probs, cut)[not_sup].argmax(axis=1) == 0).mean() <= max_false_supported:
+            return float(cut)
+    return 1.0
+
+
+def calibrate(model_dir: Path, pairs_path: Path, max_false_supported: float) -> dict[str, Any]:
+    """Set ``min_support`` in the model's stance_config.json from the dev split, at the service's precision."""
+    from dataclasses import replace
+
+    model = StanceModel.load(model_dir)
+    dev = read_pairs(pairs_path, "dev")
+    if not dev:
+        raise SystemExit(f"{pairs_path} has no dev pairs; build it with `python -m bench.stance` first")
+    y = np.array([p.label for p in dev])
+    probs = model.predict([(p.claim, p.evidence) for p in dev])
+    cut = fit_support_threshold(y, probs, max_false_supported)
+    config = replace(model.config, min_support=cut)
+    (Path(model_dir) / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1) + "\n", encoding="utf-8")
+    return {"dev_pairs": len(dev), "precision": model.precision, "min_support": cut,
+            "dev_argmax": stance_metrics(y, probs), "dev_at_min_support": stance_metrics(y, apply_min_support(probs, cut))}
 
 
 def metrics_by_source(pairs: Sequence[StancePair], probs: np.ndarray) -> dict[str, Any]:
@@ -540,6 +575,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--cache", type=Path, default=Path(".work/stance"))
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--reuse-splits", action="store_true")
+    c = sub.add_parser("calibrate", help="set min_support in a trained model's stance_config.json from the dev split")
+    c.add_argument("--model", type=Path, default=Path("models/stance"))
+    c.add_argument("--pairs", type=Path, default=Path("bench/results/cache/pairs.jsonl.gz"))
+    c.add_argument("--max-false-supported", type=float, default=0.03)
     t = sub.add_parser("train", help="train (resumes from <out>/checkpoints/last.pt if present)")
     t.add_argument("--pairs", default=".gpu/pairs.jsonl.gz")
     t.add_argument("--base", default=".gpu/base")
@@ -560,6 +599,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.cmd == "prepare":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         prepare(args.datasets, args.out, args.splits, args.cache, args.seed, args.reuse_splits)
+        return
+    if args.cmd == "calibrate":
+        report = calibrate(args.model, args.pairs, args.max_false_supported)
+        print(json.dumps(report, indent=1))
         return
     repeats = dict(DEFAULT_REPEATS)
     if args.repeats:

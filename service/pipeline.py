@@ -84,6 +84,7 @@ class Pipeline:
             "embedder": self.embedder.name,
             "checkworthiness": self.checkworthiness.name,
             "verdict": self.verdict.name,
+            "precision": getattr(self.embedder, "precision", "fp32"),
             "can_contradict": getattr(self.verdict, "can_contradict", False),
         }
 
@@ -155,7 +156,7 @@ def open_store(settings: "Settings", progress=None) -> EvidenceStore:
     is_default = db_path.resolve() == builder.DEFAULT_DB.resolve()
     if is_default and settings.build_corpus and not builder.is_current(db_path):
         log.info("building the default corpus at %s", db_path)
-        embedder = load_embedder(threads=settings.threads)
+        embedder = load_embedder(threads=settings.threads, precision=settings.precision)
         return builder.build(db_path, embedder.encode, embedder.name, progress=progress)
     if not db_path.exists():
         raise FileNotFoundError(
@@ -167,7 +168,7 @@ def open_store(settings: "Settings", progress=None) -> EvidenceStore:
 
 def build_pipeline(settings: "Settings") -> Pipeline:
     """Load every model once and open the store: the one way the API, CLI and batch runner get a pipeline."""
-    embedder = load_embedder(threads=settings.threads)
+    embedder = load_embedder(threads=settings.threads, precision=settings.precision)
     store = open_store(settings)
     retriever = Retriever(store, RetrieverConfig(top_k=settings.top_k))
     return Pipeline(embedder, retriever, load_verdict_maker(settings), load_checkworthiness(settings))
@@ -190,6 +191,6 @@ def load_verdict_maker(settings: "Settings") -> VerdictMaker:
         from models.stance import StanceModel
         from models.verdict_model import VerdictModel
 
-        return StanceVerdict(StanceModel.load(stance_dir, num_threads=settings.threads), VerdictModel.load(combiner_dir))
+        return StanceVerdict(StanceModel.load(stance_dir, num_threads=settings.threads, precision=settings.precision), VerdictModel.load(combiner_dir))
     log.warning("no stance model in %s: using the similarity baseline, which cannot say 'contradicted'", stance_dir)
     return SimilarityBaseline(threshold=settings.support_threshold)

@@ -46,6 +46,11 @@ class Settings:
         default=ROOT / "models" / "checkworthy", metadata={"help": "Folder of the check-worthiness classifier."}
     )
     threads: int = field(default=2, metadata={"help": "Torch threads for model inference."})
+    precision: str = field(
+        default="auto",
+        metadata={"help": "Model arithmetic: auto (bf16 where the CPU has native bf16, else fp32), fp32 or bf16.",
+                  "choices": ("auto", "fp32", "bf16")},
+    )
     threads_server: int = field(default=4, metadata={"help": "Waitress worker threads."})
     api_keys: tuple[str, ...] = field(
         default=(), metadata={"help": "Comma-separated keys allowed to add evidence (POST /v1/evidence)."}
@@ -69,6 +74,9 @@ class Settings:
             name = PREFIX + f.name.upper()
             if name in environ:
                 values[f.name] = _parse(name, environ[name], f.default)
+                choices = f.metadata.get("choices")
+                if choices and values[f.name] not in choices:
+                    raise SettingsError(f"{name}={environ[name]!r} is not valid; choose one of {', '.join(choices)}")
         return replace(cls(), **values, **overrides)
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.stance import DEFAULT_DIR, LABELS, StanceModel
+from models.stance import DEFAULT_DIR, LABELS, StanceModel, apply_min_support
+from models.train_stance import fit_support_threshold
 from models.verdict_model import DEFAULT_DIR as VERDICT_DIR
-from models.verdict_model import FEATURE_NAMES, VERDICT_LABELS, VerdictModel, claim_features
+from models.verdict_model import (
+    FEATURE_NAMES,
+    VERDICT_LABELS,
+    VerdictModel,
+    claim_features,
+)
 
 EVIDENCE = "Opioid use increases serum prolactin concentrations."
 
@@ -104,3 +110,22 @@ def test_verdict_probabilities_are_in_label_order_and_sum_to_one(verdict: Verdic
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
     assert verdict.labels == ("supported", "contradicted", "unsupported")
     assert p[1].argmax() == VERDICT_LABELS.index("unsupported")
+
+
+def test_a_weak_supports_is_not_read_as_support():
+    probs = np.array([[0.45, 0.15, 0.40], [0.80, 0.05, 0.15], [0.45, 0.40, 0.15]])
+    labels = apply_min_support(probs, 0.57).argmax(axis=1)
+    assert [LABELS[i] for i in labels] == ["neutral", "supports", "contradicts"]
+    np.testing.assert_allclose(apply_min_support(probs, 0.57).sum(axis=1), 1.0)
+
+
+def test_the_support_cut_is_the_lowest_that_keeps_false_supported_within_the_limit():
+    # gold: two supports, three not; P(supports) of the three non-supports is 0.55, 0.62 and 0.20
+    y = np.array([0, 0, 1, 2, 2])
+    probs = np.array([[0.9, 0.05, 0.05], [0.6, 0.2, 0.2], [0.55, 0.4, 0.05], [0.62, 0.1, 0.28], [0.2, 0.1, 0.7]])
+    assert fit_support_threshold(y, probs, max_false_supported=0.0) == 0.63
+    assert fit_support_threshold(y, probs, max_false_supported=0.34) == 0.56
+
+
+def test_the_shipped_cut_was_set_on_dev_and_is_no_looser_than_argmax(stance: StanceModel):
+    assert 0.5 <= stance.config.min_support < 1.0
