@@ -76,7 +76,9 @@ def encode_batches(
     tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int, batch_size: int
 ) -> list[tuple[np.ndarray, dict[str, torch.Tensor]]]:
     """Tokenise once, sort by length and pad per batch: unsorted batches pad to their longest pair and
-    ran at half the speed in the pilot. Returns (original indices, tensors) per batch."""
+    ran at half the speed in the pilot. Widths are rounded up to a multiple of 8: oneDNN keeps compiled
+    kernels per input shape, and one shape per distinct length grew a process by 320 MB over 2,500 pairs
+    (113 MB when rounded to 8, for 2.5% more time; 95 MB and 7% when rounded to 16). Returns (original indices, tensors) per batch."""
     enc = tokenizer(
         [c for c, _ in pairs],
         [e for _, e in pairs],
@@ -90,7 +92,7 @@ def encode_batches(
     batches = []
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        width = int(lengths[idx].max())
+        width = min(max_length, -(-int(lengths[idx].max()) // 8) * 8)
         tensors = {}
         for k in keys:
             pad = tokenizer.pad_token_id if k == "input_ids" else 0
