@@ -55,11 +55,26 @@ def long_document(n_sentences: int = 2000) -> str:
     return text[:cut]
 
 
-def _pipeline():  # type: ignore[no-untyped-def]
+def _pipeline(**overrides):  # type: ignore[no-untyped-def]
     from service.pipeline import build_pipeline
     from service.settings import Settings
 
-    return build_pipeline(Settings.from_env())
+    return build_pipeline(Settings.from_env(**overrides))
+
+
+# Settings a user can change, timed on the seed article beside the defaults in the same run.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "VERACITY_PRECISION=fp32 (no bf16)": {"precision": "fp32"},
+    "VERACITY_TOP_K=3 (stance reads 3 items, not 5)": {"top_k": 3},
+}
+
+
+def seed_variants(repeats: int) -> dict[str, Any]:
+    out = {}
+    for name, overrides in VARIANTS.items():
+        result = seed_warm(_pipeline(**overrides), repeats)
+        out[name] = {k: result[k] for k in ("ms", "p50_ms", "p95_ms", "stages_ms")}
+    return out
 
 
 # -- seed article, warm and cold ----------------------------------------------------------------------------
@@ -286,7 +301,9 @@ def render(r: dict[str, Any]) -> str:
     seed, cold, tp = r["seed_warm"], r["seed_cold"], r["throughput"]
     rows = [
         ["seed article, warm (p50 / p95)", f"{seed['p50_ms']:g} / {seed['p95_ms']:g} ms", fmt_spread(seed["ms"], " ms"),
-         f"{seed['sentences']} sentences; stages (median ms) {seed['stages_ms']}"],
+         f"{seed['sentences']} sentences; precision {r['pipeline'].get('precision', 'fp32')}; stages (median ms) {seed['stages_ms']}"],
+        *[[f"seed article, warm, {name}", f"{v['p50_ms']:g} / {v['p95_ms']:g} ms", fmt_spread(v["ms"], " ms"),
+           f"stages (median ms) {v['stages_ms']}"] for name, v in (r.get("seed_variants") or {}).items()],
         ["seed article, cold start (new process)", f"{cold['wall_ms']['median']:g} ms", fmt_spread(cold["wall_ms"], " ms"),
          f"imports {cold['import_ms']:g} ms, model and store load {cold['load_ms']:g} ms, first check {cold['first_check_ms']:g} ms"],
         [f"{tp['sentences']:,}-sentence document", f"{tp['sentences_per_s']['median']:g} sentences/s", fmt_spread(tp["pipeline_ms"], " ms"),
@@ -320,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "pipeline": pipeline.describe()}
     sections = {
         "seed_warm": lambda: seed_warm(pipeline, 5 if args.quick else 20),
+        "seed_variants": lambda: seed_variants(3 if args.quick else 10),
         "seed_cold": lambda: seed_cold(1 if args.quick else 3),
         "throughput": lambda: throughput(pipeline, 1 if args.quick else 3, 200 if args.quick else 2000),
         "server": lambda: None if args.no_server else server_rss(100 if args.quick else 1000),
