@@ -198,9 +198,19 @@ def claim_level(gold: list[str], predicted: list[str]) -> dict[str, Any]:
         fp = sum(matrix[j][i] for j in range(3)) - tp
         fn = sum(matrix[i]) - tp
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    # The costliest error: a claim whose gold label is not "supported" called supported.
+    not_supported = sum(sum(matrix[i]) for i in (1, 2))
+    false_supported = (matrix[1][0] + matrix[2][0]) / not_supported if not_supported else float("nan")
     return {"confusion": matrix, "accuracy": round(sum(matrix[i][i] for i in range(3)) / max(len(gold), 1), 4),
+            "false_supported": round(false_supported, 4),
             "macro_f1": round(float(np.mean(f1s)), 4), "f1": dict(zip(LABELS, (round(f, 4) for f in f1s))),
             "gold_counts": dict(Counter(gold)), "n": len(gold)}
+
+
+def _false_supported(claim_level_result: dict[str, Any]) -> str:
+    m = claim_level_result["confusion"]
+    wrong, of = m[1][0] + m[2][0], sum(m[1]) + sum(m[2])
+    return f"{wrong / of:.1%} ({wrong} of {of})" if of else "n/a"
 
 
 def _scifact_gold(claims_path: Path) -> dict[int, dict[str, str]]:
@@ -319,9 +329,9 @@ def render(results: dict[str, Any]) -> str:
         cl = r["claim_level"]
         rows.append([r["set"], f"{r['claims']}", f"{r['corpus_size']:,}", r["pipeline"]["verdict"],
                      f"{al['precision']:.3f} / {al['recall']:.3f} / {al['f1']:.3f}" if al else "n/a",
-                     f"{cl['accuracy']:.3f}", f"{cl['macro_f1']:.3f}", f"{r['ms_per_claim']:g}"])
+                     f"{cl['accuracy']:.3f}", f"{cl['macro_f1']:.3f}", _false_supported(cl), f"{r['ms_per_claim']:g}"])
     out += [table(["set", "claims", "corpus", "verdict maker", "abstract-level label-only P / R / F1",
-                   "claim accuracy", "claim macro-F1", "ms / claim"], rows), ""]
+                   "claim accuracy", "claim macro-F1", "false-supported claims", "ms / claim"], rows), ""]
     for r in results["sets"]:
         cl = r["claim_level"]
         out += [f"Confusion matrix, {r['set']} (rows gold, columns predicted):", ""]
