@@ -292,6 +292,25 @@ def tune(store: EvidenceStore, queries: list[Query], vectors: np.ndarray, rerank
     return grid
 
 
+def fit_linear(retriever: Retriever, queries: list[Query], vectors: np.ndarray) -> dict[str, Any]:
+    """Logistic regression of 'cited' on the fusion features of every tuning claim's candidates; the
+    coefficients become RetrieverConfig.linear_weights (only their ratios matter for ranking)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from service.retrieve import FUSION_FEATURES
+
+    per_query = retriever.fusion_features([q.text for q in queries], vectors)
+    x = np.vstack([f for _, f in per_query])
+    y = np.concatenate([[d in q.cited for d in ids] for (ids, _), q in zip(per_query, queries)]).astype(int)
+    out: dict[str, Any] = {}
+    for c in (0.1, 1.0, 10.0):
+        lr = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(x, y)
+        rankings = [[ids[i] for i in np.argsort(-lr.decision_function(f), kind="stable")] for ids, f in per_query]
+        out[f"C={c:g}"] = {"weights": dict(zip(FUSION_FEATURES, np.round(lr.coef_[0], 2).tolist())),
+                           "tune_ndcg@10": metrics(rankings, queries)["ndcg@10"]}
+    return out
+
+
 def tune_rerank(store: EvidenceStore, queries: list[Query], vectors: np.ndarray, reranker) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """Rerank depth and weight on (at most 300 of) the tuning claims; each pair is scored once."""
     pick = sorted(random.Random(1).sample(range(len(queries)), min(300, len(queries))))
@@ -413,8 +432,11 @@ def run(quick: bool = False, claims_path: Path | None = None, rerank: bool = Tru
         run_fts5(store, store_s, report),
         run_tfidf(items, report),
         run_dense(store, statement_embed_s, report, query_vectors),
-        run_retriever("Veracity hybrid (dense + passages + FTS5, weighted RRF)", retriever, store_s + reload_s,
+        run_retriever("Veracity hybrid (dense + passages + FTS5, learned linear fusion)", retriever, store_s + reload_s,
                       embed_all_s, report, query_vectors, timed=100),
+        run_retriever("Veracity hybrid, weighted RRF instead (the previous fusion)",
+                      Retriever(store, RetrieverConfig(fusion="rrf")), store_s + reload_s, embed_all_s, report,
+                      query_vectors, timed=100),
     ]
     results: dict[str, Any] = {"quick": quick, "split": split, "tune_claims": len(tune_claims), "corpus_size": len(items),
                                "config": _config_text(RetrieverConfig()), "machine": machine()}
@@ -423,6 +445,7 @@ def run(quick: bool = False, claims_path: Path | None = None, rerank: bool = Tru
         tune_vectors = cache.encode([q.text for q in tune_claims])
         if do_tune:
             results["tuning"] = tune(store, tune_claims, tune_vectors)[:15]
+            results["linear_fit"] = fit_linear(retriever, tune_claims, tune_vectors)
         hits = retriever.retrieve([q.text for q in tune_claims], tune_vectors, top_k=DEPTH)
         results["tune_ndcg@10"] = metrics([[h.id for h in r] for r in hits], tune_claims)["ndcg@10"]
     else:
@@ -438,9 +461,10 @@ def run(quick: bool = False, claims_path: Path | None = None, rerank: bool = Tru
             results["rerank_note"] = (
                 f"{note}; relevance = 1 - P(neutral) of the top {RERANK_DEPTH} fused candidates' best passages, fused "
                 f"with the first ranking (weight {RERANK_WEIGHT}, the best of depths 10/20/30 x weights 0.5-100 on "
-                "the tuning claims). It lowers nDCG@10: the stance model was trained to call topically close but "
-                "non-committal sentences neutral, so 1 - P(neutral) measures 'takes a side', not 'is about the "
-                "claim', and a third of the claims cite an abstract that takes no side. The API does not rerank.")
+                "the tuning claims). The API does not rerank: on the tuning claims no setting beat the first "
+                "ranking, since the stance model was trained to call topically close but non-committal sentences "
+                "neutral, so 1 - P(neutral) measures 'takes a side', not 'is about the claim', and a third of the "
+                "claims cite an abstract that takes no side; it costs a cross-encoder pass per candidate.")
             if do_tune and tune_claims:
                 results["rerank_tuning"] = tune_rerank(store, tune_claims, tune_vectors, reranker)[:10]
     for s in systems:
@@ -479,6 +503,11 @@ def _recorded(cache: EmbeddingCache, texts: list[str]) -> float:
 
 
 def _config_text(config: RetrieverConfig) -> str:
+    from service.retrieve import FUSION_FEATURES
+
+    if config.fusion == "linear":
+        weights = ", ".join(f"{n} {w:g}" for n, w in zip(FUSION_FEATURES, config.linear_weights))
+        return f"candidates={config.candidates}, linear fusion weights: {weights}"
     return (f"candidates={config.candidates}, rrf_k={config.rrf_k}, weights dense/passage/lexical = "
             f"{config.dense_weight:g}/{config.passage_weight:g}/{config.lexical_weight:g}")
 
@@ -504,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(list(results["tuning"][0]), [list(g.values()) for g in results["tuning"]]))
         for g in results.get("rerank_tuning", []):
             print(g)
+        for name, fit in results.get("linear_fit", {}).items():
+            print("linear fusion", name, fit)
     print(markdown)
     name = "retrieval" if not args.data else f"retrieval_{args.data.stem}"
     out = results_dir(args.quick)

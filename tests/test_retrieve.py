@@ -91,3 +91,31 @@ def test_reranker_reorders_the_top_candidates(abstract_store, embedder):
     reranked = Retriever(abstract_store, config, reranker=relevance).retrieve([claim], embedder.encode([claim]), top_k=10)[0]
     assert reranked[0].id == favour.id
     assert sorted(h.id for h in reranked) == sorted(h.id for h in plain)
+
+
+@pytest.mark.parametrize("fusion", ["linear", "rrf"])
+def test_both_fusions_find_a_rare_exact_term_and_the_paraphrase(retriever, embedder, fusion):
+    from service.retrieve import RetrieverConfig
+
+    fused = Retriever(retriever.store, RetrieverConfig(fusion=fusion))
+    claim = "The DEA dropped its plan to put kratom's alkaloids in Schedule I in 2016."
+    assert fused.retrieve([claim], embedder.encode([claim]), top_k=3)[0][0].id == "kratom-016"
+
+
+def test_fusion_features_describe_every_candidate(retriever, embedder):
+    from service.retrieve import FUSION_FEATURES
+
+    claim = "Kratom is not approved by the FDA for any medical use."
+    ((ids, features),) = retriever.fusion_features([claim], embedder.encode([claim]))
+    assert features.shape == (len(ids), len(FUSION_FEATURES)) and len(set(ids)) == len(ids)
+    column = dict(zip(FUSION_FEATURES, features.T))
+    assert column["dense_gap"].max() == pytest.approx(0.0) and (column["dense_gap"] <= 0).all()
+    assert column["bm25"].max() == pytest.approx(1.0)  # relative to the query's best lexical hit
+    assert set(column["lexical_hit"]) <= {0.0, 1.0}
+
+
+def test_an_unknown_fusion_is_refused_with_the_choices():
+    from service.retrieve import RetrieverConfig
+
+    with pytest.raises(ValueError, match="'linear' or 'rrf'"):
+        RetrieverConfig(fusion="max")
