@@ -86,6 +86,11 @@ class StanceVerdict:
     name = "stance-combiner"
     can_contradict = True
 
+    # "supported" despite contradicting evidence needs the support to weigh this many times more (strength =
+    # stance x similarity x grade weight): when evidence points both ways and neither side clearly dominates,
+    # the honest answer is "not conclusive", not a side.
+    support_margin = 1.5
+
     def __init__(self, stance, combiner, min_stance: float = 0.5, min_confidence: float = 0.5) -> None:
         self.stance = stance
         self.combiner = combiner
@@ -124,6 +129,9 @@ class StanceVerdict:
         contradicting = [s for s in scored if s.stance == "contradicts" and s.stance_probs[1] >= self.min_stance]
         best_sup = _strongest(supporting, 0)
         best_con = _strongest(contradicting, 1)
+        # To assert "contradicted" an item must contradict with P >= min_stance; to hold back a "supported", any
+        # item read as contradicting counts, however weakly (a wrong "supported" costs more than a missed one).
+        best_opposing = _strongest([s for s in scored if s.stance == "contradicts"], 1)
 
         if label == "supported":
             if best_sup is None or p["supported"] < self.min_confidence:
@@ -134,6 +142,11 @@ class StanceVerdict:
                 )
             if best_con is not None and _strength(best_con, 1) >= _strength(best_sup, 0):
                 label = "contradicted"
+            elif best_opposing is not None and _strength(best_sup, 0) < self.support_margin * _strength(best_opposing, 1):
+                return self._unsupported(
+                    scored, p, f"the evidence conflicts: {best_opposing.evidence.id} contradicts the claim and the "
+                    f"support ({best_sup.evidence.id}) does not clearly outweigh it"
+                )
             else:
                 return Verdict("supported", p["supported"], self.name, scored, _because(best_sup, "supports"), best_sup.evidence.id)
         if label == "contradicted":
