@@ -120,10 +120,8 @@ class Retriever:
         cfg = self.config
         sims, passage_sims, p_sims = self._similarities(vectors)
         ranked: list[list[int]] = []
-        weights = np.asarray(cfg.linear_weights, dtype=np.float64)
         for qi, query in enumerate(queries):
-            rows, features, rrf = self._candidates(query, sims[qi], passage_sims[qi])
-            score = features @ weights if cfg.fusion == "linear" else rrf
+            rows, _, score = self._candidates(query, sims[qi], passage_sims[qi])
             order = np.lexsort((-passage_sims[qi][rows], -score))  # ties: the better passage first
             ranked.append([int(rows[i]) for i in order])
         texts = self._passage_texts(p_sims, ranked, max(k, cfg.rerank if self.reranker else 0))
@@ -163,7 +161,7 @@ class Retriever:
 
     def _candidates(self, query: str, sims: np.ndarray, passage_sims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One query's candidates (the heads of the dense, passage and FTS5 rankings), their fusion features,
-        and their weighted reciprocal-rank-fusion score."""
+        and their fused score under ``config.fusion``."""
         cfg = self.config
         n_cand = min(cfg.candidates, self.size)
         dense = _top(sims, n_cand)
@@ -171,10 +169,6 @@ class Retriever:
         lexical = []
         if cfg.lexical and (cfg.lexical_weight or cfg.fusion == "linear"):
             lexical = [(self._row[i], s) for i, s in self.store.search_text(query, n_cand) if i in self._row]
-        rrf: dict[int, float] = {}
-        _add_rrf(rrf, dense, cfg.dense_weight, cfg.rrf_k)
-        _add_rrf(rrf, passage, cfg.passage_weight, cfg.rrf_k)
-        _add_rrf(rrf, [r for r, _ in lexical], cfg.lexical_weight, cfg.rrf_k)
         rows = np.array(list(dict.fromkeys(dense + passage + [r for r, _ in lexical])), dtype=np.int64)
         bm25 = np.zeros(len(rows))
         if lexical:
@@ -184,6 +178,12 @@ class Retriever:
                 bm25[position[r]] = s / best
         d, p = sims[rows].astype(np.float64), passage_sims[rows].astype(np.float64)
         features = np.column_stack([d, p, d - d.max(), p - p.max(), bm25, (bm25 != 0).astype(np.float64)])
+        if cfg.fusion == "linear":
+            return rows, features, features @ np.asarray(cfg.linear_weights, dtype=np.float64)
+        rrf: dict[int, float] = {}
+        _add_rrf(rrf, dense, cfg.dense_weight, cfg.rrf_k)
+        _add_rrf(rrf, passage, cfg.passage_weight, cfg.rrf_k)
+        _add_rrf(rrf, [r for r, _ in lexical], cfg.lexical_weight, cfg.rrf_k)
         return rows, features, np.array([rrf.get(int(r), 0.0) for r in rows])
 
     def _passage_texts(self, p_sims: np.ndarray | None, ranked: list[list[int]], depth: int) -> list[dict[int, str]]:
