@@ -26,7 +26,6 @@ import csv
 import hashlib
 import json
 import logging
-import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -93,37 +92,38 @@ def load_external(path: Path, held_out: dict[str, set[Any]] | None) -> tuple[lis
         rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
         if "evidence" not in rows[0] or "claim" not in rows[0]:
             raise ValueError(f"{path}: a CSV needs claim, evidence and label columns (HealthVer)")
-        passages = {r["evidence"] for r in rows}
-        ids = {p: f"ext-{hashlib.sha1(p.encode()).hexdigest()[:10]}" for p in passages}
-        items = [_item(ids[p], p, p[:80], "https://example.org/healthver", "HealthVer evidence", "healthver") for p in sorted(passages)]
         per_claim: dict[str, set[str]] = {}
         for r in rows:
             per_claim.setdefault(r["claim"], set()).add(map_label(r["label"]))
         claims = [(c, _claim_label(ls)) for c, ls in per_claim.items() if _claim_label(ls)]
-        keep = (held_out or {}).get("healthver")
-        note = "HealthVer CSV; corpus = its evidence passages"
-        if keep and _is_shared(path):
-            claims = [c for c in claims if c[0] in keep]
-            note += "; stance validation claims only"
-        return claims, items, note
+        return _passage_set(path, claims, {r["evidence"] for r in rows}, "healthver", "HealthVer",
+                            "HealthVer CSV; corpus = its evidence passages", held_out)
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     first = records[0]
     if "cited_doc_ids" in first or ("evidence" in first and isinstance(first.get("evidence"), dict)):
         raise ValueError("SciFact claims are scored by run_scifact")
     if isinstance(first.get("evidence"), list):  # COVID-Fact
-        passages = {" ".join(r["evidence"]) for r in records if r.get("evidence")}
-        ids = {p: f"ext-{hashlib.sha1(p.encode()).hexdigest()[:10]}" for p in passages}
-        items = [_item(ids[p], p, p[:80], "https://example.org/covidfact", "COVID-Fact evidence", "covidfact") for p in sorted(passages)]
         claims = [(r["claim"], map_label(r["label"])) for r in records]
-        keep = (held_out or {}).get("covidfact")
-        note = "COVID-Fact JSONL; corpus = its evidence sentences"
-        if keep and _is_shared(path):
-            claims = [c for c in claims if c[0] in keep]
-            note += "; stance validation claims only"
-        return claims, items, note
+        passages = {" ".join(r["evidence"]) for r in records if r.get("evidence")}
+        return _passage_set(path, claims, passages, "covidfact", "COVID-Fact",
+                            "COVID-Fact JSONL; corpus = its evidence sentences", held_out)
     if "claim" in first and "label" in first:
         return [(r["claim"], map_label(r["label"])) for r in records], None, "JSONL {claim, label}; bundled corpus"
     raise ValueError(f"{path}: expected SciFact claims, HealthVer CSV, COVID-Fact JSONL or JSONL of {{claim, label}}")
+
+
+def _passage_set(
+    path: Path, claims: list[tuple[str, str]], passages: set[str], source: str, name: str, note: str,
+    held_out: dict[str, set[Any]] | None,
+) -> tuple[list[tuple[str, str]], list[dict[str, Any]], str]:
+    """A set that brings its own evidence: the passages become the corpus, and claims of the shared file that
+    the stance model trained on are left out when the split says which they are."""
+    items = [_item(f"ext-{hashlib.sha1(p.encode()).hexdigest()[:10]}", p, p[:80], f"https://example.org/{source}",
+                   f"{name} evidence", source) for p in sorted(passages)]
+    keep = (held_out or {}).get(source)
+    if keep and _is_shared(path):
+        return [c for c in claims if c[0] in keep], items, note + "; stance validation claims only"
+    return claims, items, note
 
 
 def _claim_label(labels: set[str]) -> str | None:
@@ -199,18 +199,17 @@ def claim_level(gold: list[str], predicted: list[str]) -> dict[str, Any]:
         fn = sum(matrix[i]) - tp
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     # The costliest error: a claim whose gold label is not "supported" called supported.
-    not_supported = sum(sum(matrix[i]) for i in (1, 2))
-    false_supported = (matrix[1][0] + matrix[2][0]) / not_supported if not_supported else float("nan")
+    wrong, not_supported = matrix[1][0] + matrix[2][0], sum(matrix[1]) + sum(matrix[2])
     return {"confusion": matrix, "accuracy": round(sum(matrix[i][i] for i in range(3)) / max(len(gold), 1), 4),
-            "false_supported": round(false_supported, 4),
+            "false_supported": round(wrong / not_supported, 4) if not_supported else float("nan"),
+            "false_supported_counts": [wrong, not_supported],
             "macro_f1": round(float(np.mean(f1s)), 4), "f1": dict(zip(LABELS, (round(f, 4) for f in f1s))),
             "gold_counts": dict(Counter(gold)), "n": len(gold)}
 
 
 def _false_supported(claim_level_result: dict[str, Any]) -> str:
-    m = claim_level_result["confusion"]
-    wrong, of = m[1][0] + m[2][0], sum(m[1]) + sum(m[2])
-    return f"{wrong / of:.1%} ({wrong} of {of})" if of else "n/a"
+    wrong, of = claim_level_result["false_supported_counts"]
+    return f"{claim_level_result['false_supported']:.1%} ({wrong} of {of})" if of else "n/a"
 
 
 def _scifact_gold(claims_path: Path) -> dict[int, dict[str, str]]:
@@ -279,7 +278,7 @@ def run_external(path: Path, cache: EmbeddingCache) -> dict[str, Any]:
         "set": f"{shown} ({note})", "corpus_size": corpus_size, "claims": len(claims), "pipeline": pipeline.describe(),
         "claim_level": claim_level([g for _, g in claims], [v.label if v else "unsupported" for v in verdicts]),
         "ms_per_claim": round(seconds * 1000 / max(len(claims), 1), 1),
-        "false_supported": [{"claim": c, "gold": g, "driven_by": v.driver, "confidence": round(v.confidence, 3)}
+        "false_supported_claims": [{"claim": c, "gold": g, "driven_by": v.driver, "confidence": round(v.confidence, 3)}
                             for (c, g), v in zip(claims, verdicts) if v and v.label == "supported" and g != "supported"],
     }
 
@@ -344,10 +343,10 @@ def render(results: dict[str, Any]) -> str:
         cl = r["claim_level"]
         out += [f"Confusion matrix, {r['set']} (rows gold, columns predicted):", ""]
         out += [table(["gold \\ predicted", *LABELS], [[g, *row] for g, row in zip(LABELS, cl["confusion"])]), ""]
-        if r.get("false_supported"):
+        if r.get("false_supported_claims"):
             out += ["Called supported, gold label not:", ""]
             out += [f"- {f['claim']} (gold {f['gold']}; driven by {f['driven_by']}, confidence {f['confidence']:.2f})"
-                    for f in r["false_supported"][:20]] + [""]
+                    for f in r["false_supported_claims"][:20]] + [""]
     if results.get("seed"):
         out += [f"Seed article: {results['seed']['sentences']} sentences, {results['seed']['summary']}; "
                 "the per-sentence table is in seed.md beside this file.", ""]
