@@ -41,7 +41,6 @@ from models.stance_data import (
     NEUTRAL,
     StancePair,
     build_pairs,
-    embed,
     healthver_pairs,
     load_embedder,
     load_split,
@@ -129,7 +128,7 @@ def _scifact_external(rows: list[dict[str, Any]], corpus: dict[int, list[str]]) 
             sents = [s for d in r.get("cited_doc_ids", []) if int(d) in corpus for s in corpus[int(d)]]
             if not sents:
                 continue
-            sims = embed(embedder, sents) @ embed(embedder, [r["claim"]])[0]
+            sims = embedder.encode(list(sents)) @ embedder.encode([r["claim"]])[0]
             for j in np.argsort(-sims)[:2]:
                 out.append(StancePair(r["claim"], sents[j], NEUTRAL, "scifact", f"scifact:{r['id']}",
                                       "nei_cited", f"scifact:{r['id']}"))
@@ -140,8 +139,8 @@ def _scifact_external(rows: list[dict[str, Any]], corpus: dict[int, list[str]]) 
 
 
 def cosine(embedder: Any, pairs: Sequence[StancePair]) -> np.ndarray:
-    c = embed(embedder, [p.claim for p in pairs])
-    e = embed(embedder, [p.evidence for p in pairs])
+    c = embedder.encode([p.claim for p in pairs])
+    e = embedder.encode([p.evidence for p in pairs])
     return (c * e).sum(axis=1)
 
 

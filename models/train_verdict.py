@@ -34,7 +34,6 @@ from models.stance_data import (
     SciFactClaim,
     healthver_pairs,
     load_embedder,
-    embed,
     load_scifact,
     scifact_index,
 )
@@ -79,7 +78,7 @@ def scifact_rows(
     claims = [c for c in claims if c.id in wanted]
     embedder = load_embedder()
     index = scifact_index(docs, embedder, cache)
-    cemb = embed(embedder, [c.claim for c in claims])
+    cemb = embedder.encode([c.claim for c in claims])
     # gather every sentence of every retrieved abstract, score them in one batch
     jobs: list[tuple[int, int, np.ndarray]] = []  # (claim index, doc id, sentence rows in index)
     pairs: list[tuple[str, str]] = []
@@ -139,8 +138,8 @@ def healthver_rows(
     embedder = load_embedder()
     probs = stance.predict([(p.claim, p.evidence) for p in pairs])
     claim_list = sorted(by_claim)
-    cemb = dict(zip(claim_list, embed(embedder, claim_list), strict=True))
-    eemb = embed(embedder, [p.evidence for p in pairs])
+    cemb = dict(zip(claim_list, embedder.encode(list(claim_list)), strict=True))
+    eemb = embedder.encode([p.evidence for p in pairs])
     pos = {id(p): i for i, p in enumerate(pairs)}
     rng = random.Random(seed)
     out = []
