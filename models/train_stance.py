@@ -8,6 +8,9 @@ Two steps, so that the GPU machine (no shared datasets, no internet, no gt-all-m
   budget (``--max-minutes``) that shortens the LR schedule when the run would not fit and always ends with
   a saved model, resumable checkpoints, best epoch picked on the dev split, temperature fitted on dev,
   metrics on the validation split, fp16 export with ``stance_config.json``.
+* ``soft-targets``: average the calibrated probabilities of several trained models (an ensemble) over every
+  pair, for ``train --soft-targets``: a student learns the ensemble's graded beliefs, not only the gold label.
+  ``--layers`` makes that student shallower (the base's first layers), which is what the 2-core CPU needs.
 
 Label order everywhere: ("supports", "contradicts", "neutral").
 """
@@ -80,6 +83,11 @@ class TrainConfig:
     max_steps: int = 0
     checkpoint_minutes: float = 10.0
     repeats: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_REPEATS))
+    # distillation: an npz from `soft-targets`; the loss is alpha * CE(ensemble probabilities) + (1 - alpha) * CE(gold)
+    soft_targets: str = ""
+    distill_alpha: float = 0.7
+    layers: int = 0  # keep the base's first N transformer layers (0 = all)
+    freeze_word_embeddings: bool = False
 
 
 # ----------------------------------------------------------------------------------------- metrics
@@ -194,9 +202,12 @@ class Encoded:
     token_type_ids: list[list[int]]
     labels: np.ndarray
     lengths: np.ndarray
+    targets: np.ndarray | None = None  # (n, 3) soft targets when distilling
 
 
-def encode_pairs(tokenizer: Any, pairs: Sequence[StancePair], max_length: int) -> Encoded:
+def encode_pairs(
+    tokenizer: Any, pairs: Sequence[StancePair], max_length: int, targets: np.ndarray | None = None
+) -> Encoded:
     enc = tokenizer(
         [p.claim for p in pairs],
         [p.evidence for p in pairs],
@@ -206,7 +217,7 @@ def encode_pairs(tokenizer: Any, pairs: Sequence[StancePair], max_length: int) -
     )
     ids = enc["input_ids"]
     tt = enc.get("token_type_ids") or [[0] * len(x) for x in ids]
-    return Encoded(ids, tt, np.array([p.label for p in pairs]), np.array([len(x) for x in ids]))
+    return Encoded(ids, tt, np.array([p.label for p in pairs]), np.array([len(x) for x in ids]), targets)
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
@@ -234,12 +245,27 @@ def collate(enc: Encoded, idx: np.ndarray, pad_id: int) -> dict[str, torch.Tenso
         ids[row, :n] = enc.input_ids[i]
         tt[row, :n] = enc.token_type_ids[i]
         mask[row, :n] = 1
-    return {
+    batch = {
         "input_ids": torch.from_numpy(ids),
         "token_type_ids": torch.from_numpy(tt),
         "attention_mask": torch.from_numpy(mask),
         "labels": torch.from_numpy(enc.labels[idx].astype(np.int64)),
     }
+    if enc.targets is not None:
+        batch["soft"] = torch.from_numpy(enc.targets[idx].astype(np.float32))
+    return batch
+
+
+def batch_loss(model: Any, batch: dict[str, torch.Tensor], alpha: float) -> torch.Tensor:
+    """Cross-entropy on the gold label, mixed with cross-entropy on the soft targets when a batch has them."""
+    if "soft" not in batch:
+        return model(**batch).loss
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "soft")}
+    logits = model(**inputs).logits.float()
+    logp = torch.log_softmax(logits, dim=-1)
+    soft = -(batch["soft"] * logp).sum(dim=-1).mean()
+    hard = torch.nn.functional.nll_loss(logp, batch["labels"])
+    return alpha * soft + (1.0 - alpha) * hard
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -294,12 +320,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     train_pairs = [p for p, s in tagged if s == "train"]
     dev_pairs = [p for p, s in tagged if s == "dev"]
     val_pairs = [p for p, s in tagged if s == "validation"]
+    soft = read_soft_targets(Path(cfg.soft_targets), train_pairs) if cfg.soft_targets else None
+    train_idx = list(range(len(train_pairs)))
     if cfg.limit:
         rng = random.Random(cfg.seed)
-        train_pairs = rng.sample(train_pairs, min(cfg.limit, len(train_pairs)))
+        train_idx = sorted(rng.sample(train_idx, min(cfg.limit, len(train_idx))))
         dev_pairs = rng.sample(dev_pairs, min(max(cfg.limit // 4, 8), len(dev_pairs)))
         val_pairs = rng.sample(val_pairs, min(max(cfg.limit // 4, 8), len(val_pairs)))
-    expanded = [p for p in train_pairs for _ in range(repeat_count(p, cfg.repeats))]
+    expanded_idx = [i for i in train_idx for _ in range(repeat_count(train_pairs[i], cfg.repeats))]
+    expanded = [train_pairs[i] for i in expanded_idx]
+    train_pairs = [train_pairs[i] for i in train_idx]
     counts = Counter((p.source, LABELS[p.label]) for p in expanded)
     log.info(
         "pairs: train %d unique, %d per epoch after repeats; dev %d; validation %d",
@@ -308,6 +338,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     log.info("per-epoch mix %s", json.dumps({f"{s}/{lab}": n for (s, lab), n in sorted(counts.items())}))
 
     tokenizer = AutoTokenizer.from_pretrained(cfg.base, local_files_only=True)
+    extra = {"num_hidden_layers": cfg.layers} if cfg.layers else {}
     model = AutoModelForSequenceClassification.from_pretrained(
         cfg.base,
         num_labels=len(LABELS),
@@ -315,17 +346,23 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         label2id={lab: i for i, lab in enumerate(LABELS)},
         local_files_only=True,
         dtype=torch.float32,
+        **extra,
     )
+    if cfg.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    log.info("model: %d layers, %.1fM parameters, %.1fM trainable", model.config.num_hidden_layers,
+             sum(p.numel() for p in model.parameters()) / 1e6,
+             sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
     model.to(cfg.device).train()
     t0 = time.monotonic()
-    enc = encode_pairs(tokenizer, expanded, cfg.max_length)
+    enc = encode_pairs(tokenizer, expanded, cfg.max_length, soft[expanded_idx] if soft is not None else None)
     log.info("tokenised %d pairs in %.1fs, mean length %.1f", len(expanded), time.monotonic() - t0, enc.lengths.mean())
 
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
     params = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and not any(k in n for k in no_decay)],
          "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and any(k in n for k in no_decay)],
          "weight_decay": 0.0},
     ]
     opt = torch.optim.AdamW(params, lr=cfg.lr, fused=cfg.device.startswith("cuda"))
@@ -397,7 +434,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 g["lr"] = lr
             batch = {k: v.to(cfg.device, non_blocking=True) for k, v in collate(enc, batches[b], pad_id).items()}
             with _autocast(cfg.device):
-                loss = model(**batch).loss
+                loss = batch_loss(model, batch, cfg.distill_alpha)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -499,6 +536,72 @@ def export(model: Any, tokenizer: Any, folder: Path, config: StanceConfig) -> No
     (folder / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1) + "\n")
 
 
+# ----------------------------------------------------------------------------------------- ensemble targets
+
+SPLITS = ("train", "dev", "validation")
+
+
+def fingerprint(pairs: Sequence[StancePair]) -> str:
+    """Soft targets are stored by position; this hash ties them to the exact pairs file they were made from."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in pairs:
+        h.update(f"{p.claim}\x1f{p.evidence}\x1f{p.label}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def member_probs(model_dir: Path, pairs_path: Path, device: str, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """One trained model's calibrated probabilities on every split, saved with the split fingerprints."""
+    tagged = _read_tagged(pairs_path)
+    model = StanceModel.load(model_dir, device=device)
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        pairs = [p for p, s in tagged if s == split]
+        out[split] = model.predict([(p.claim, p.evidence) for p in pairs], batch_size=batch_size).astype(np.float32)
+        out[f"{split}_fingerprint"] = np.array(fingerprint(pairs))
+    return out
+
+
+def soft_targets(members: Sequence[Path], pairs_path: Path, out: Path, device: str) -> dict[str, Any]:
+    """Average the members' calibrated probabilities per pair; report each member and the ensemble on dev and
+    validation. A member is a trained model folder, or an npz that ``member_probs`` wrote (a model scored
+    elsewhere, e.g. the shipped one on this CPU when its weights cannot travel)."""
+    tagged = _read_tagged(pairs_path)
+    by_split = {s: [p for p, t in tagged if t == s] for s in SPLITS}
+    prints = {s: fingerprint(by_split[s]) for s in SPLITS}
+    probs: dict[str, dict[str, np.ndarray]] = {}
+    for m in members:
+        m = Path(m)
+        if m.suffix == ".npz":
+            data = np.load(m)
+            for s in SPLITS:
+                if str(data[f"{s}_fingerprint"]) != prints[s]:
+                    raise SystemExit(f"{m} was scored on other {s} pairs than {pairs_path}; rescore it")
+            probs[m.stem] = {s: data[s] for s in SPLITS}
+        else:
+            probs[m.parent.name if m.name == "model" else m.name] = member_probs(m, pairs_path, device)
+    names = sorted(probs)
+    mean = {s: np.mean([probs[n][s] for n in names], axis=0).astype(np.float32) for s in SPLITS}
+    report: dict[str, Any] = {"members": names}
+    for split in ("dev", "validation"):
+        y = np.array([p.label for p in by_split[split]])
+        report[split] = {n: stance_metrics(y, probs[n][split]) for n in names}
+        report[split]["ensemble"] = stance_metrics(y, mean[split])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {s: mean[s] for s in SPLITS} | {f"{s}_fingerprint": np.array(prints[s]) for s in SPLITS}
+    arrays |= {f"{n}__{s}": probs[n][s] for n in names for s in ("dev", "validation")}
+    np.savez_compressed(out, **arrays)
+    return report
+
+
+def read_soft_targets(path: Path, train_pairs: Sequence[StancePair]) -> np.ndarray:
+    data = np.load(path)
+    if str(data["train_fingerprint"]) != fingerprint(train_pairs):
+        raise SystemExit(f"{path} was made from other training pairs; run `soft-targets` on this pairs file")
+    return data["train"]
+
+
 # ----------------------------------------------------------------------------------------- prepare
 
 
@@ -579,6 +682,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     c.add_argument("--model", type=Path, default=Path("models/stance"))
     c.add_argument("--pairs", type=Path, default=Path("bench/results/cache/pairs.jsonl.gz"))
     c.add_argument("--max-false-supported", type=float, default=0.03)
+    e = sub.add_parser("soft-targets", help="average trained models' probabilities into distillation targets")
+    e.add_argument("members", nargs="+", type=Path, help="model folders, or npz files from `score`")
+    e.add_argument("--pairs", type=Path, default=Path(".gpu/pairs.jsonl.gz"))
+    e.add_argument("--out", type=Path, default=Path(".work/stance/soft_targets.npz"))
+    e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    sc = sub.add_parser("score", help="one model's probabilities on every split, as an npz member for soft-targets")
+    sc.add_argument("--model", type=Path, default=Path("models/stance"))
+    sc.add_argument("--pairs", type=Path, default=Path(".gpu/pairs.jsonl.gz"))
+    sc.add_argument("--out", type=Path, required=True)
+    sc.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     t = sub.add_parser("train", help="train (resumes from <out>/checkpoints/last.pt if present)")
     t.add_argument("--pairs", default=".gpu/pairs.jsonl.gz")
     t.add_argument("--base", default=".gpu/base")
@@ -595,7 +708,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     t.add_argument("--max-steps", type=int, default=0)
     t.add_argument("--checkpoint-minutes", type=float, default=10.0)
     t.add_argument("--repeats", default="", help='JSON overrides, e.g. {"healthver/gold": 4}')
+    t.add_argument("--soft-targets", default="", help="npz from `soft-targets`: distil the ensemble")
+    t.add_argument("--distill-alpha", type=float, default=0.7, help="weight of the soft targets in the loss")
+    t.add_argument("--layers", type=int, default=0, help="keep the base's first N layers (0 = all)")
+    t.add_argument("--freeze-word-embeddings", action="store_true")
     args = ap.parse_args(argv)
+    if args.cmd == "score":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.out, **member_probs(args.model, args.pairs, args.device))
+        return
+    if args.cmd == "soft-targets":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        report = soft_targets(args.members, args.pairs, args.out, args.device)
+        summary = {s: {n: round(m["macro_f1"], 4) for n, m in report[s].items()} for s in ("dev", "validation")}
+        print(json.dumps(summary, indent=1))
+        (args.out.with_suffix(".json")).write_text(json.dumps(report, indent=1) + "\n")
+        return
     if args.cmd == "prepare":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         prepare(args.datasets, args.out, args.splits, args.cache, args.seed, args.reuse_splits)
@@ -611,7 +740,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         pairs=args.pairs, base=args.base, out=args.out, device=args.device, epochs=args.epochs, lr=args.lr,
         batch_size=args.batch_size, max_length=args.max_length, warmup=args.warmup, seed=args.seed,
         max_minutes=args.max_minutes, limit=args.limit, max_steps=args.max_steps,
-        checkpoint_minutes=args.checkpoint_minutes, repeats=repeats,
+        checkpoint_minutes=args.checkpoint_minutes, repeats=repeats, soft_targets=args.soft_targets,
+        distill_alpha=args.distill_alpha, layers=args.layers, freeze_word_embeddings=args.freeze_word_embeddings,
     )
     report = train(cfg)
     print(json.dumps({"best": report["best"], "temperature": report["temperature"],
