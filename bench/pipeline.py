@@ -252,6 +252,7 @@ def run_scifact(quick: bool, cache: EmbeddingCache, claims_path: Path | None = N
         "abstract_level": abstract_level(queries, gold, verdicts),
         "claim_level": claim_level([q.label for q in queries], [v.label if v else "unsupported" for v in verdicts]),
         "ms_per_claim": round(seconds * 1000 / max(len(queries), 1), 1),
+        "false_supported_claims": false_supported_claims([(q.text, q.label) for q in queries], verdicts),
     }
 
 
@@ -278,9 +279,14 @@ def run_external(path: Path, cache: EmbeddingCache) -> dict[str, Any]:
         "set": f"{shown} ({note})", "corpus_size": corpus_size, "claims": len(claims), "pipeline": pipeline.describe(),
         "claim_level": claim_level([g for _, g in claims], [v.label if v else "unsupported" for v in verdicts]),
         "ms_per_claim": round(seconds * 1000 / max(len(claims), 1), 1),
-        "false_supported_claims": [{"claim": c, "gold": g, "driven_by": v.driver, "confidence": round(v.confidence, 3)}
-                            for (c, g), v in zip(claims, verdicts) if v and v.label == "supported" and g != "supported"],
+        "false_supported_claims": false_supported_claims(claims, verdicts),
     }
+
+
+def false_supported_claims(claims: list[tuple[str, str]], verdicts: list[Any]) -> list[dict[str, Any]]:
+    """Every claim called supported whose gold label is not, with the evidence that drove it: the error to read."""
+    return [{"claim": c, "gold": g, "driven_by": v.driver, "confidence": round(v.confidence, 3)}
+            for (c, g), v in zip(claims, verdicts) if v and v.label == "supported" and g != "supported"]
 
 
 # 13 claims restating specific items of the bundled corpus and 13 myths negating them (evidence_id names the

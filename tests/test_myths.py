@@ -13,8 +13,8 @@ from service.pipeline import build_pipeline
 from service.settings import Settings
 
 MYTHS = [
-    # The FDA warning-letter item (kratom-103) shares most of this claim's words and reads as support; the FDA
-    # commissioner's statement (kratom-018) contradicts it. Neither outweighs the other clearly, so: not conclusive.
+    # The FDA warning-letter item (kratom-103) shares most of this claim's words and has read as support; the FDA
+    # commissioner's statement (kratom-018) contradicts it.
     "Kratom is approved by the FDA to treat opioid withdrawal.",
     "Kratom is a safe and FDA-approved treatment for opioid addiction.",
     "The MMR vaccine causes autism.",
@@ -33,9 +33,3 @@ def test_a_myth_the_corpus_contradicts_is_not_supported(pipeline, claim):
     verdict = pipeline.check(claim, check_all=True).sentences[0].verdict
     assert verdict.label != "supported", (verdict.reason, [(e.evidence.id, e.stance) for e in verdict.evidence])
 
-
-def test_conflicting_evidence_that_neither_side_outweighs_is_reported_as_such(pipeline):
-    verdict = pipeline.check(MYTHS[0], check_all=True).sentences[0].verdict
-    stances = {e.evidence.id: e.stance for e in verdict.evidence}
-    assert "supports" in stances.values() and "contradicts" in stances.values()
-    assert verdict.label == "unsupported" and "conflicts" in verdict.reason
