@@ -7,7 +7,7 @@
     python -m bench.stance --data pairs.jsonl                              # {claim, evidence, label} lines
 
 Methods, side by side:
-* ``stance_model``: models/stance (MiniLM-L6 cross-encoder, temperature-scaled);
+* ``stance_model``: models/stance (MiniLM cross-encoder, temperature-scaled; ``--model`` scores another folder);
 * ``similarity``: MiniLM cosine > t -> supports, else neutral; t chosen on training pairs, probabilities from
   a 1-D logistic fit of the cosine on training pairs (it never says "contradicts");
 * ``tfidf_lr``: TF-IDF of claim, evidence and their shared terms + logistic regression, trained on the same

