@@ -35,8 +35,10 @@ def run(path, inputs, settings, **options):
 
 def comparable(doc: dict) -> dict:
     keep = ("status", "error", "title", "published", "final_url", "text_sha256", "counts")
-    # scores are compared with a tolerance below: a different batch composition changes float rounding
-    sentences = [{k: v for k, v in s.items() if k not in ("confidence", "top_similarity")} for s in doc["sentences"]]
+    # scores are compared with a tolerance below: a different batch composition changes float rounding, which
+    # can also swap two evidence items whose scores tie to the third decimal, so evidence is compared as a set
+    sentences = [{k: v for k, v in s.items() if k not in ("confidence", "top_similarity", "evidence_ids")}
+                 | {"evidence_ids": sorted(s["evidence_ids"] or [])} for s in doc["sentences"]]
     return {**{k: doc[k] for k in keep}, "sentences": sentences}
 
 
