@@ -84,6 +84,7 @@ class Pipeline:
             "embedder": self.embedder.name,
             "checkworthiness": self.checkworthiness.name,
             "verdict": self.verdict.name,
+            "stance_model": getattr(self.verdict, "revision", None),
             "precision": getattr(self.embedder, "precision", "fp32"),
             "can_contradict": getattr(self.verdict, "can_contradict", False),
         }

@@ -86,6 +86,11 @@ class StanceVerdict:
     name = "stance-combiner"
     can_contradict = True
 
+    @property
+    def revision(self) -> str:
+        """The stance model's revision, so a response says which weights read its evidence."""
+        return getattr(getattr(self.stance, "config", None), "revision", "")
+
     # "supported" despite contradicting evidence needs the support to weigh this many times more (strength =
     # stance x similarity x grade weight): when evidence points both ways and neither side clearly dominates,
     # the honest answer is "not conclusive", not a side.

@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from models.stance import DEFAULT_DIR as STANCE_DIR
+from models.stance import StanceConfig
+
 
 def assert_error_shape(response, status: int, code: str | None = None) -> dict:
     assert response.status_code == status
@@ -41,6 +44,7 @@ def test_check_seed_article_returns_offsets_verdicts_and_summary(client, seed_te
     assert summary["not_checkworthy"] >= 4
     assert body["corpus"]["items"] > 0 and body["corpus"]["version"]
     assert body["model"]["embedder"].endswith("all-MiniLM-L6-v2")
+    assert body["model"]["stance_model"] == StanceConfig.read(STANCE_DIR).revision  # which weights read the evidence
 
 
 def test_check_accepts_text_plain(client):
