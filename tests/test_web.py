@@ -78,3 +78,19 @@ def test_api_routes_are_unchanged_by_the_web_blueprint(client):
     assert response.status_code == 200
     assert response.get_json()["ok"] is True
     assert client.get("/static/app.js").status_code == 404
+
+
+def js_function(path: Path, name: str) -> str:
+    """The body of a top-level JS function, from its opening line to the closing brace at its indent."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"\s*(export )?function {name}\(", line))
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = next(i for i in range(start + 1, len(lines)) if lines[i] == " " * indent + "}")
+    return "\n".join(line[indent:] for line in lines[start + 1 : end])
+
+
+def test_the_page_maps_api_offsets_to_js_indices_as_the_extension_does():
+    # Two copies on purpose: the extension ships alone and cannot load the service's files. This keeps them equal.
+    extension = Path(__file__).parent.parent / "extension" / "lib" / "api.js"
+    assert js_function(STATIC / "app.js", "codePointToUtf16") == js_function(extension, "codePointToUtf16")
+    assert "table.push(utf16)" in js_function(extension, "codePointToUtf16")
