@@ -360,9 +360,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         }
     args.out = args.out or results_dir(args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = ""
-    if args.data:
-        suffix += "_" + args.data.stem.replace(".", "_")
+    suffix = "_" + args.data.stem.replace(".", "_") if args.data else ""
     reliability_png(args.out / f"stance_reliability{suffix}.png", y, {k: v for k, v in probs.items() if k != rule})
     (args.out / f"stance{suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
     table = markdown_table(report)

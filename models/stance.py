@@ -1,8 +1,8 @@
 """Load the stance cross-encoder and score (claim, evidence) pairs.
 
 The model is MiniLM (its first 4 layers, distilled) with a 3-way head trained by ``models/train_stance.py``;
-its folder holds fp16 safetensors, the tokenizer and ``stance_config.json`` (label order, max length, the temperature fitted on
-the dev split). ``predict`` returns temperature-scaled softmax probabilities in the order of ``LABELS``.
+its folder holds fp16 safetensors, the tokenizer and ``stance_config.json`` (label order, max length, the
+temperature fitted on the dev split). ``predict`` returns temperature-scaled softmax probabilities in the order of ``LABELS``.
 """
 
 from __future__ import annotations

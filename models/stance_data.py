@@ -570,15 +570,19 @@ def write_pairs(path: Path, tagged: Iterable[tuple[StancePair, str]]) -> None:
             fh.write(json.dumps({**asdict(p), "split": s}, ensure_ascii=False) + "\n")
 
 
-def read_pairs(path: Path, split: str | None = None) -> list[StancePair]:
-    out = []
+def read_splits(path: Path) -> dict[str, list[StancePair]]:
+    """The pairs file (gzipped JSONL, one pair and its split a line) as pairs per split, in file order."""
+    out: dict[str, list[StancePair]] = {}
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
-            if split is None or r.pop("split") == split:
-                r.pop("split", None)
-                out.append(StancePair(**r))
+            out.setdefault(r.pop("split"), []).append(StancePair(**r))
     return out
+
+
+def read_pairs(path: Path, split: str | None = None) -> list[StancePair]:
+    """One split's pairs (all of them when ``split`` is None)."""
+    return [p for s, pairs in read_splits(path).items() if split is None or s == split for p in pairs]
 
 
 def describe(tagged: Sequence[tuple[StancePair, str]]) -> dict[str, dict[str, list[int]]]:

@@ -45,7 +45,7 @@ from models.stance import (
     encode_batches,
     softmax,
 )
-from models.stance_data import StancePair, read_pairs
+from models.stance_data import StancePair, read_pairs, read_splits
 
 log = logging.getLogger("train_stance")
 
@@ -61,6 +61,9 @@ DEFAULT_REPEATS: dict[str, int] = {
     "*/random_neutral": 1,
     "*": 1,
 }
+
+
+SPLITS = ("train", "dev", "validation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,10 +319,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tagged = _read_tagged(Path(cfg.pairs))
-    train_pairs = [p for p, s in tagged if s == "train"]
-    dev_pairs = [p for p, s in tagged if s == "dev"]
-    val_pairs = [p for p, s in tagged if s == "validation"]
+    by_split = read_splits(Path(cfg.pairs))
+    train_pairs, dev_pairs, val_pairs = (by_split.get(s, []) for s in SPLITS)
     soft = read_soft_targets(Path(cfg.soft_targets), train_pairs) if cfg.soft_targets else None
     train_idx = list(range(len(train_pairs)))
     if cfg.limit:
@@ -538,8 +539,6 @@ def export(model: Any, tokenizer: Any, folder: Path, config: StanceConfig) -> No
 
 # ----------------------------------------------------------------------------------------- ensemble targets
 
-SPLITS = ("train", "dev", "validation")
-
 
 def fingerprint(pairs: Sequence[StancePair]) -> str:
     """Soft targets are stored by position; this hash ties them to the exact pairs file they were made from."""
@@ -551,13 +550,14 @@ def fingerprint(pairs: Sequence[StancePair]) -> str:
     return h.hexdigest()[:16]
 
 
-def member_probs(model_dir: Path, pairs_path: Path, device: str, batch_size: int = 256) -> dict[str, np.ndarray]:
+def member_probs(
+    model_dir: Path, by_split: dict[str, list[StancePair]], device: str, batch_size: int = 256
+) -> dict[str, np.ndarray]:
     """One trained model's calibrated probabilities on every split, saved with the split fingerprints."""
-    tagged = _read_tagged(pairs_path)
     model = StanceModel.load(model_dir, device=device)
     out: dict[str, Any] = {}
     for split in SPLITS:
-        pairs = [p for p, s in tagged if s == split]
+        pairs = by_split.get(split, [])
         out[split] = model.predict([(p.claim, p.evidence) for p in pairs], batch_size=batch_size).astype(np.float32)
         out[f"{split}_fingerprint"] = np.array(fingerprint(pairs))
     return out
@@ -567,9 +567,8 @@ def soft_targets(members: Sequence[Path], pairs_path: Path, out: Path, device: s
     """Average the members' calibrated probabilities per pair; report each member and the ensemble on dev and
     validation. A member is a trained model folder, or an npz that ``member_probs`` wrote (a model scored
     elsewhere, e.g. the shipped one on this CPU when its weights cannot travel)."""
-    tagged = _read_tagged(pairs_path)
-    by_split = {s: [p for p, t in tagged if t == s] for s in SPLITS}
-    prints = {s: fingerprint(by_split[s]) for s in SPLITS}
+    by_split = read_splits(pairs_path)
+    prints = {s: fingerprint(by_split.get(s, [])) for s in SPLITS}
     probs: dict[str, dict[str, np.ndarray]] = {}
     for m in members:
         m = Path(m)
@@ -580,12 +579,12 @@ def soft_targets(members: Sequence[Path], pairs_path: Path, out: Path, device: s
                     raise SystemExit(f"{m} was scored on other {s} pairs than {pairs_path}; rescore it")
             probs[m.stem] = {s: data[s] for s in SPLITS}
         else:
-            probs[m.parent.name if m.name == "model" else m.name] = member_probs(m, pairs_path, device)
+            probs[m.parent.name if m.name == "model" else m.name] = member_probs(m, by_split, device)
     names = sorted(probs)
     mean = {s: np.mean([probs[n][s] for n in names], axis=0).astype(np.float32) for s in SPLITS}
     report: dict[str, Any] = {"members": names}
     for split in ("dev", "validation"):
-        y = np.array([p.label for p in by_split[split]])
+        y = np.array([p.label for p in by_split.get(split, [])])
         report[split] = {n: stance_metrics(y, probs[n][split]) for n in names}
         report[split]["ensemble"] = stance_metrics(y, mean[split])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -633,18 +632,6 @@ def copy_base_fp16(src: Path, dst: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- helpers
-
-
-def _read_tagged(path: Path) -> list[tuple[StancePair, str]]:
-    import gzip
-
-    out = []
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            s = r.pop("split")
-            out.append((StancePair(**r), s))
-    return out
 
 
 def _asdict(cfg: TrainConfig) -> dict[str, Any]:
@@ -716,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.cmd == "score":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.out, **member_probs(args.model, args.pairs, args.device))
+        np.savez_compressed(args.out, **member_probs(args.model, read_splits(args.pairs), args.device))
         return
     if args.cmd == "soft-targets":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -86,11 +86,6 @@ class StanceVerdict:
     name = "stance-combiner"
     can_contradict = True
 
-    @property
-    def revision(self) -> str:
-        """The stance model's revision, so a response says which weights read its evidence."""
-        return getattr(getattr(self.stance, "config", None), "revision", "")
-
     # "supported" despite contradicting evidence needs the support to weigh this many times more (strength =
     # stance x similarity x grade weight): when evidence points both ways and neither side clearly dominates,
     # the honest answer is "not conclusive", not a side.
@@ -104,6 +99,11 @@ class StanceVerdict:
         config = getattr(stance, "config", None)
         self.min_support = max(min_stance, getattr(config, "min_support", min_stance))
         self.min_confidence = min_confidence
+
+    @property
+    def revision(self) -> str:
+        """The stance model's revision, so a response says which weights read its evidence."""
+        return getattr(getattr(self.stance, "config", None), "revision", "")
 
     def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]:
         # A long statement (an imported abstract) is judged by its best-matching passage: the stance model

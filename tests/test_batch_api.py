@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fixtures_web.server import start
 
 from service.app import create_app
 

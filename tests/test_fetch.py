@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fixtures_web.server import SLOW_S, FixtureServer, start
+from fixtures_web.server import SLOW_S, FixtureServer
 
 from service.fetch import FetchConfig, Fetcher, address_problem, page_from_file, url_problem
 

@@ -32,4 +32,3 @@ def pipeline(tmp_path_factory, embedder):
 def test_a_myth_the_corpus_contradicts_is_not_supported(pipeline, claim):
     verdict = pipeline.check(claim, check_all=True).sentences[0].verdict
     assert verdict.label != "supported", (verdict.reason, [(e.evidence.id, e.stance) for e in verdict.evidence])
-

@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from models.stance import DEFAULT_DIR, StanceModel
-from models.stance_data import StancePair
+from models.stance_data import StancePair, read_splits
 from models.train_stance import (
     TrainConfig,
     batch_loss,
@@ -67,7 +67,7 @@ def pairs_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def shipped_member(pairs_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("members") / "shipped.npz"
-    np.savez_compressed(path, **member_probs(DEFAULT_DIR, pairs_file, "cpu"))
+    np.savez_compressed(path, **member_probs(DEFAULT_DIR, read_splits(pairs_file), "cpu"))
     return path
 
 

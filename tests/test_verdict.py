@@ -53,7 +53,8 @@ def test_antonym_evidence_is_read_as_contradiction(verdict):
 
 
 def test_conflicting_evidence_that_neither_side_outweighs_is_reported_as_such(verdict):
-    items = [evidence("sup", SUPPORTING, "high"), evidence("con", "Opioid use does not change prolactin levels.", "moderate", 0.7)]
+    no_change = "Opioid use does not change prolactin levels."
+    items = [evidence("sup", SUPPORTING, "high"), evidence("con", no_change, "moderate", 0.7)]
     result = verdict.decide_many([CLAIM], [items])[0]
     assert [e.stance for e in result.evidence] == ["supports", "contradicts"]
     assert result.label == "unsupported" and "conflicts" in result.reason
