@@ -28,10 +28,8 @@ import logging
 import math
 import random
 import re
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -98,7 +97,6 @@ def check():
 
 @bp.get("/health")
 def health():
-    pipeline = _pipeline()
     return jsonify({"ok": True, "status": "ok", "model": _model_json(), "corpus": _corpus_json(), "models_loaded": True})
 
 

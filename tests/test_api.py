@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 
-import pytest
 
 from models.stance import DEFAULT_DIR as STANCE_DIR
 from models.stance import StanceConfig
