@@ -4,7 +4,8 @@ Two steps, so that the GPU machine (no shared datasets, no internet, no gt-all-m
 
 * ``prepare`` (here): build the pairs with ``models.stance_data`` into one gzipped JSONL, and copy the base
   weights as fp16 safetensors plus config and tokenizer into a folder that can travel (``.gpu/``).
-* ``train`` (here or on the GPU): seeded, length-bucketed batches, bf16 autocast on CUDA, a wall-clock
+* ``train`` (here or on the GPU): seeded, length-bucketed batches, bf16 autocast (on CUDA, and on CPUs with
+  native bf16, where it trains 3x faster than fp32: 122 against 40 pairs/s for 4 layers here), a wall-clock
   budget (``--max-minutes``) that shortens the LR schedule when the run would not fit and always ends with
   a saved model, resumable checkpoints, best epoch picked on the dev split, temperature fitted on dev,
   metrics on the validation split, fp16 export with ``stance_config.json``.
@@ -24,6 +25,7 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -45,6 +47,7 @@ from models.stance import (
     encode_batches,
     softmax,
 )
+from models.precision import native_bf16
 from models.stance_data import StancePair, read_pairs, read_splits
 
 log = logging.getLogger("train_stance")
@@ -91,6 +94,8 @@ class TrainConfig:
     distill_alpha: float = 0.7
     layers: int = 0  # keep the base's first N transformer layers (0 = all)
     freeze_word_embeddings: bool = False
+    # weight pairs so that the label no longer depends on whether claim and evidence hold a negation word
+    debias_negation: bool = False
 
 
 # ----------------------------------------------------------------------------------------- metrics
@@ -206,10 +211,15 @@ class Encoded:
     labels: np.ndarray
     lengths: np.ndarray
     targets: np.ndarray | None = None  # (n, 3) soft targets when distilling
+    weights: np.ndarray | None = None  # (n,) loss weight per pair (negation debiasing)
 
 
 def encode_pairs(
-    tokenizer: Any, pairs: Sequence[StancePair], max_length: int, targets: np.ndarray | None = None
+    tokenizer: Any,
+    pairs: Sequence[StancePair],
+    max_length: int,
+    targets: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> Encoded:
     enc = tokenizer(
         [p.claim for p in pairs],
@@ -220,7 +230,30 @@ def encode_pairs(
     )
     ids = enc["input_ids"]
     tt = enc.get("token_type_ids") or [[0] * len(x) for x in ids]
-    return Encoded(ids, tt, np.array([p.label for p in pairs]), np.array([len(x) for x in ids]), targets)
+    return Encoded(ids, tt, np.array([p.label for p in pairs]), np.array([len(x) for x in ids]), targets, weights)
+
+
+# A negation or absence word. In the training mix, evidence holding one supports the claim in 22% of pairs against
+# 34% overall (SICK and COVID-Fact build contradictions with "no" and "not"), and the shipped model read 56% of
+# validation supports with such evidence as contradictions (32% without). Reweighting removes the shortcut.
+NEGATION = re.compile(
+    r"\b(?:no|not|never|none|nor|neither|without|little|lacks?|fail(?:s|ed)?|cannot|unrelated|absence)\b|n't\b",
+    re.IGNORECASE,
+)
+
+
+def negation_weights(pairs: Sequence[StancePair]) -> np.ndarray:
+    """Loss weights that make the label independent of (claim negated, evidence negated): ``P(y) / P(y | cell)``,
+    the reweighting of Schuster et al. (2019, FEVER-symmetric) applied to one cue. Mean 1 over the pairs."""
+    cells = np.array([2 * bool(NEGATION.search(p.claim)) + bool(NEGATION.search(p.evidence)) for p in pairs])
+    labels = np.array([p.label for p in pairs])
+    overall = np.bincount(labels, minlength=len(LABELS)) / len(labels)
+    weights = np.ones(len(pairs))
+    for cell in np.unique(cells):
+        in_cell = cells == cell
+        within = np.bincount(labels[in_cell], minlength=len(LABELS)) / in_cell.sum()
+        weights[in_cell] = overall[labels[in_cell]] / within[labels[in_cell]]
+    return weights / weights.mean()
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
@@ -256,19 +289,24 @@ def collate(enc: Encoded, idx: np.ndarray, pad_id: int) -> dict[str, torch.Tenso
     }
     if enc.targets is not None:
         batch["soft"] = torch.from_numpy(enc.targets[idx].astype(np.float32))
+    if enc.weights is not None:
+        batch["weight"] = torch.from_numpy(enc.weights[idx].astype(np.float32))
     return batch
 
 
 def batch_loss(model: Any, batch: dict[str, torch.Tensor], alpha: float) -> torch.Tensor:
-    """Cross-entropy on the gold label, mixed with cross-entropy on the soft targets when a batch has them."""
-    if "soft" not in batch:
+    """Cross-entropy on the gold label, mixed with cross-entropy on the soft targets when a batch has them;
+    per-pair weights, when present, scale each pair's share of the mean."""
+    if "soft" not in batch and "weight" not in batch:
         return model(**batch).loss
-    inputs = {k: v for k, v in batch.items() if k not in ("labels", "soft")}
-    logits = model(**inputs).logits.float()
-    logp = torch.log_softmax(logits, dim=-1)
-    soft = -(batch["soft"] * logp).sum(dim=-1).mean()
-    hard = torch.nn.functional.nll_loss(logp, batch["labels"])
-    return alpha * soft + (1.0 - alpha) * hard
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "soft", "weight")}
+    logp = torch.log_softmax(model(**inputs).logits.float(), dim=-1)
+    per_pair = torch.nn.functional.nll_loss(logp, batch["labels"], reduction="none")
+    if "soft" in batch:
+        per_pair = alpha * -(batch["soft"] * logp).sum(dim=-1) + (1.0 - alpha) * per_pair
+    if "weight" in batch:
+        return (per_pair * batch["weight"]).sum() / batch["weight"].sum()
+    return per_pair.mean()
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -289,9 +327,10 @@ def predict_logits(model: Any, tokenizer: Any, pairs: Sequence[StancePair], cfg:
 
 
 def _autocast(device: str) -> Any:
+    """bf16 where the hardware has it: CUDA, or a CPU with native bf16 (emulated bf16 is slower than fp32)."""
     if device.startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=native_bf16())
 
 
 def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
@@ -356,7 +395,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
              sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
     model.to(cfg.device).train()
     t0 = time.monotonic()
-    enc = encode_pairs(tokenizer, expanded, cfg.max_length, soft[expanded_idx] if soft is not None else None)
+    weights = negation_weights(expanded) if cfg.debias_negation else None
+    if weights is not None:
+        log.info("negation debiasing: pair weights %.2f to %.2f", weights.min(), weights.max())
+    enc = encode_pairs(tokenizer, expanded, cfg.max_length, soft[expanded_idx] if soft is not None else None, weights)
     log.info("tokenised %d pairs in %.1fs, mean length %.1f", len(expanded), time.monotonic() - t0, enc.lengths.mean())
 
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
@@ -699,6 +741,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     t.add_argument("--distill-alpha", type=float, default=0.7, help="weight of the soft targets in the loss")
     t.add_argument("--layers", type=int, default=0, help="keep the base's first N layers (0 = all)")
     t.add_argument("--freeze-word-embeddings", action="store_true")
+    t.add_argument("--debias-negation", action="store_true",
+                   help="weight pairs so the label does not depend on negation words (see negation_weights)")
     args = ap.parse_args(argv)
     if args.cmd == "score":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -729,6 +773,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_minutes=args.max_minutes, limit=args.limit, max_steps=args.max_steps,
         checkpoint_minutes=args.checkpoint_minutes, repeats=repeats, soft_targets=args.soft_targets,
         distill_alpha=args.distill_alpha, layers=args.layers, freeze_word_embeddings=args.freeze_word_embeddings,
+        debias_negation=args.debias_negation,
     )
     report = train(cfg)
     print(json.dumps({"best": report["best"], "temperature": report["temperature"],

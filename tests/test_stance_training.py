@@ -26,6 +26,7 @@ from models.train_stance import (
     encode_pairs,
     fingerprint,
     member_probs,
+    negation_weights,
     soft_targets,
     train,
 )
@@ -112,6 +113,38 @@ def test_the_distillation_loss_mixes_soft_and_gold_cross_entropy():
     assert only_gold == pytest.approx(gold, rel=1e-5)
     assert only_soft != pytest.approx(gold, rel=1e-3)
     assert mixed == pytest.approx(0.7 * only_soft + 0.3 * only_gold, rel=1e-5)
+
+
+def test_negation_weights_leave_no_label_shortcut_in_negation_words():
+    # As in the training mix: evidence with "no"/"not" mostly contradicts, evidence without mostly supports.
+    rows = [("Drug A lowers blood pressure.", "Drug A did not lower blood pressure.", 1)] * 6
+    rows += [("Drug A lowers blood pressure.", "Drug A showed no effect on weight but lowered pressure.", 0)] * 2
+    rows += [("Drug A lowers blood pressure.", "Drug A lowered blood pressure.", 0)] * 6
+    rows += [("Drug A lowers blood pressure.", "Drug A raised blood pressure.", 1)] * 2
+    pairs = [StancePair(c, e, lab, "test", "g") for c, e, lab in rows]
+
+    weights = negation_weights(pairs)
+
+    labels = np.array([p.label for p in pairs])
+    negated = np.array(["no" in p.evidence.split() or "not" in p.evidence.split() for p in pairs])
+    for cell in (negated, ~negated):
+        supports_share = weights[cell & (labels == 0)].sum() / weights[cell].sum()
+        assert supports_share == pytest.approx(0.5)  # the overall share, in either cell
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[labels == 0][0] > weights[labels == 1][0]  # the rare "negated but supports" pairs weigh more
+
+
+def test_pair_weights_scale_each_pairs_share_of_the_loss():
+    model = StanceModel.load(DEFAULT_DIR, precision="fp32")
+    pairs = [StancePair(c, e, lab, "test", "g") for c, e, lab in PAIRS["train"]]
+    uniform = collate(encode_pairs(model.tokenizer, pairs, 128, weights=np.ones(len(pairs))), np.arange(len(pairs)), 0)
+    plain = {k: v for k, v in uniform.items() if k != "weight"}
+    first_only = dict(uniform, weight=torch.tensor([1.0] + [0.0] * (len(pairs) - 1)))
+    alone = collate(encode_pairs(model.tokenizer, pairs[:1], 128), np.arange(1), 0)
+
+    with torch.no_grad():
+        assert float(batch_loss(model.model, uniform, alpha=0.7)) == pytest.approx(float(batch_loss(model.model, plain, 0.7)), rel=1e-5)
+        assert float(batch_loss(model.model, first_only, alpha=0.7)) == pytest.approx(float(batch_loss(model.model, alone, 0.7)), rel=1e-4)
 
 
 def test_a_distilled_student_keeps_the_first_layers_and_the_frozen_word_embeddings(
