@@ -235,7 +235,8 @@ def encode_pairs(
 
 # A negation or absence word. In the training mix, evidence holding one supports the claim in 22% of pairs against
 # 34% overall (SICK and COVID-Fact build contradictions with "no" and "not"), and the shipped model read 56% of
-# validation supports with such evidence as contradictions (32% without). Reweighting removes the shortcut.
+# validation supports with such evidence as contradictions (32% without). Reweighting (--debias-negation) halved
+# that but cost 0.03 macro-F1 (run 6, models/stance/README.md), so it is off by default.
 NEGATION = re.compile(
     r"\b(?:no|not|never|none|nor|neither|without|little|lacks?|fail(?:s|ed)?|cannot|unrelated|absence)\b|n't\b",
     re.IGNORECASE,
@@ -244,7 +245,7 @@ NEGATION = re.compile(
 
 def negation_weights(pairs: Sequence[StancePair]) -> np.ndarray:
     """Loss weights that make the label independent of (claim negated, evidence negated): ``P(y) / P(y | cell)``,
-    the reweighting of Schuster et al. (2019, FEVER-symmetric) applied to one cue. Mean 1 over the pairs."""
+    re-weighting against one give-away cue, in the spirit of Schuster et al. (2019, FEVER-symmetric). Mean 1."""
     cells = np.array([2 * bool(NEGATION.search(p.claim)) + bool(NEGATION.search(p.evidence)) for p in pairs])
     labels = np.array([p.label for p in pairs])
     overall = np.bincount(labels, minlength=len(LABELS)) / len(labels)
