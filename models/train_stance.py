@@ -235,8 +235,8 @@ def encode_pairs(
 
 # A negation or absence word. In the training mix, evidence holding one supports the claim in 22% of pairs against
 # 34% overall (SICK and COVID-Fact build contradictions with "no" and "not"), and the shipped model read 56% of
-# validation supports with such evidence as contradictions (32% without). Reweighting (--debias-negation) halved
-# that but cost 0.03 macro-F1 (run 6, models/stance/README.md), so it is off by default.
+# validation supports with such evidence as contradictions (32% without). Reweighting (--debias-negation) cut it
+# to 33% but cost 0.03 macro-F1 (run 6, models/stance/README.md), so it is off by default.
 NEGATION = re.compile(
     r"\b(?:no|not|never|none|nor|neither|without|little|lacks?|fail(?:s|ed)?|cannot|unrelated|absence)\b|n't\b",
     re.IGNORECASE,
