@@ -5,7 +5,7 @@ Two steps, so that the GPU machine (no shared datasets, no internet, no gt-all-m
 * ``prepare`` (here): build the pairs with ``models.stance_data`` into one gzipped JSONL, and copy the base
   weights as fp16 safetensors plus config and tokenizer into a folder that can travel (``.gpu/``).
 * ``train`` (here or on the GPU): seeded, length-bucketed batches, bf16 autocast (on CUDA, and on CPUs with
-  native bf16, where it trains 3x faster than fp32: 122 against 40 pairs/s for 4 layers here), a wall-clock
+  native bf16, where it trains 3x faster than fp32: about 135 against 40 pairs/s for 4 layers here), a wall-clock
   budget (``--max-minutes``) that shortens the LR schedule when the run would not fit and always ends with
   a saved model, resumable checkpoints, best epoch picked on the dev split, temperature fitted on dev,
   metrics on the validation split, fp16 export with ``stance_config.json``.
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.precision import native_bf16
 from models.stance import (
     CONFIG_NAME,
     LABELS,
@@ -47,7 +48,6 @@ from models.stance import (
     encode_batches,
     softmax,
 )
-from models.precision import native_bf16
 from models.stance_data import StancePair, read_pairs, read_splits
 
 log = logging.getLogger("train_stance")
