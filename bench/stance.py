@@ -44,7 +44,7 @@ from models.stance_data import (
     healthver_pairs,
     load_embedder,
     load_split,
-    read_pairs,
+    read_splits,
     write_pairs,
 )
 from models.train_stance import stance_metrics
@@ -301,8 +301,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rng = random.Random(args.seed)
 
     cached = pairs_cache(args.datasets, args.splits, args.cache)
-    train = read_pairs(cached, "train")
-    evaluation = external_pairs(args.data, args.corpus) if args.data else read_pairs(cached, "validation")
+    by_split = read_splits(cached)
+    train = by_split.get("train", [])
+    evaluation = external_pairs(args.data, args.corpus) if args.data else by_split.get("validation", [])
     n_train, n_eval = (5000, 300) if args.quick else (len(train), len(evaluation))
     if n_train < len(train):
         train = rng.sample(train, n_train)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from models.stance import DEFAULT_DIR as STANCE_DIR
 from models.stance import StanceConfig
 
