@@ -47,6 +47,7 @@ from models.stance_data import (
     read_splits,
     write_pairs,
 )
+from models.stance_written import ANNOTATIONS_DIR, EvidenceResolver, read_challenge, read_written, to_pairs
 from models.train_stance import stance_metrics
 
 log = logging.getLogger("bench.stance")
@@ -132,6 +133,31 @@ def _scifact_external(rows: list[dict[str, Any]], corpus: dict[int, list[str]]) 
             for j in np.argsort(-sims)[:2]:
                 out.append(StancePair(r["claim"], sents[j], NEUTRAL, "scifact", f"scifact:{r['id']}",
                                       "nei_cited", f"scifact:{r['id']}"))
+    return out
+
+
+def written_sets(datasets: Path, splits: Path, root: Path = ANNOTATIONS_DIR) -> dict[str, list[StancePair]]:
+    """The team-written pairs per split, and the challenge set, joined with their evidence texts."""
+    resolver = EvidenceResolver(datasets)
+    split = load_split(splits)
+    out: dict[str, list[StancePair]] = {}
+    if any((root / "written").glob("*.jsonl")):
+        for pair, s in to_pairs(read_written(root), resolver, split):
+            out.setdefault(s, []).append(pair)
+    if (root / "challenge.jsonl").exists():
+        out["challenge"] = [p for p, _ in to_pairs(read_challenge(root), resolver, split, source="challenge")]
+    return out
+
+
+def by_kind(pairs: Sequence[StancePair], y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """Accuracy and macro-F1 per phenomenon (the challenge set keeps its phenomenon in ``kind``)."""
+    pred = probs.argmax(axis=1)
+    out: dict[str, Any] = {}
+    for kind in sorted({p.kind for p in pairs}):
+        m = np.array([p.kind == kind for p in pairs])
+        out[kind] = {"n": int(m.sum()), "accuracy": float((pred[m] == y[m]).mean()),
+                     "macro_f1": stance_metrics(y[m], probs[m])["macro_f1"],
+                     "false_supported": float(((pred[m] == 0) & (y[m] != 0)).sum() / max(1, (y[m] != 0).sum()))}
     return out
 
 
@@ -277,6 +303,21 @@ def per_source(pairs: Sequence[StancePair], y: np.ndarray, probs: np.ndarray) ->
     return out
 
 
+def set_table(name: str, rows: dict[str, Any], phenomena: bool = False) -> str:
+    """One evaluation set: macro-F1 [CI] and false-supported per method; per phenomenon for the challenge set."""
+    lines = [f"### {name}", "", "| method | n | macro-F1 [95% CI] | F1 con | false-supported |", "|---|---:|---|---:|---:|"]
+    for method, r in rows.items():
+        m, (lo, hi) = r["all"], r["macro_f1_ci95"]
+        lines.append(f"| {method} | {m['n']} | {m['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}] | "
+                     f"{m['f1']['contradicts']:.3f} | {m['false_supported']:.3f} |")
+    if phenomena:
+        kinds = sorted({k for r in rows.values() for k in r.get("by_kind", {})})
+        lines += ["", "| method | " + " | ".join(f"{k} acc" for k in kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for method, r in rows.items():
+            lines.append(f"| {method} | " + " | ".join(f"{r['by_kind'][k]['accuracy']:.2f}" for k in kinds) + " |")
+    return "\n".join(lines)
+
+
 def timed_predict(model: StanceModel, pairs: list[tuple[str, str]]) -> tuple[np.ndarray, float]:
     """(probabilities, pairs/s), timed after a small warm-up batch so lazy initialisation is not counted."""
     model.predict(pairs[:16])
@@ -296,13 +337,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quick", action="store_true", help="subsample to about a minute")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default bench/results, or bench/results/quick)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=FOLDER",
+                    help="also score another stance model folder on every set (repeatable)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     rng = random.Random(args.seed)
 
     cached = pairs_cache(args.datasets, args.splits, args.cache)
     by_split = read_splits(cached)
-    train = by_split.get("train", [])
+    written = written_sets(args.datasets, args.splits) if not args.data else {}
+    train = by_split.get("train", []) + written.get("train", [])
     evaluation = external_pairs(args.data, args.corpus) if args.data else by_split.get("validation", [])
     n_train, n_eval = (5000, 300) if args.quick else (len(train), len(evaluation))
     if n_train < len(train):
@@ -341,6 +385,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     probs["tfidf_lr"] = tfidf.predict_proba(evaluation)
     speed["tfidf_lr"] = len(evaluation) / (time.perf_counter() - t0)
 
+    others = {name: StanceModel.load(Path(folder)) for name, folder in (c.split("=", 1) for c in args.compare)}
+    for name, other in others.items():
+        probs[name], speed[name] = timed_predict(other, pairs)
+
     report: dict[str, Any] = {
         "data": str(args.data) if args.data else f"validation split of {args.splits}",
         "n_eval": len(evaluation),
@@ -359,12 +407,38 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "pairs_per_s": speed[name],
             "decision_rule": name == rule,
         }
+    report["sets"] = {}
+    for set_name in ("validation", "challenge"):
+        extra = written.get(set_name, [])
+        if args.quick:
+            extra = rng.sample(extra, min(len(extra), 300))
+        if not extra:
+            continue
+        ys = np.array([p.label for p in extra])
+        sp = [(p.claim, p.evidence) for p in extra]
+        set_probs = {"stance_model": model.predict(sp)}
+        set_probs[rule] = apply_min_support(set_probs["stance_model"], cut)
+        for name, other in others.items():
+            set_probs[name] = other.predict(sp)
+            set_probs[f"{name}, supports at P>={other.config.min_support:g}"] = apply_min_support(
+                set_probs[name], other.config.min_support)
+        set_probs["tfidf_lr"] = tfidf.predict_proba(extra)
+        set_probs["similarity"] = similarity_probs(cosine(embedder, extra), t_sim, sim_lr)
+        report["sets"]["written_" + set_name if set_name == "validation" else set_name] = {
+            name: {**per_source(extra, ys, p), "macro_f1_ci95": bootstrap_macro_f1(ys, p),
+                   "by_kind": by_kind(extra, ys, p)}
+            for name, p in set_probs.items()
+        }
     args.out = args.out or results_dir(args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "_" + args.data.stem.replace(".", "_") if args.data else ""
     reliability_png(args.out / f"stance_reliability{suffix}.png", y, {k: v for k, v in probs.items() if k != rule})
     (args.out / f"stance{suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
     table = markdown_table(report)
+    for set_name, rows in report["sets"].items():
+        title = {"written_validation": "Written pairs, validation split (claims about evidence sources never trained on)",
+                 "challenge": "Challenge set (minimal pairs, never trained on), accuracy per phenomenon"}[set_name]
+        table += "\n\n" + set_table(title, rows, phenomena=True)
     (args.out / f"stance{suffix}.md").write_text(
         f"# Stance benchmark\n\nData: {report['data']}; {len(evaluation)} pairs; baselines trained on "
         f"{len(train)} pairs. Per-source macro-F1 averages the classes present (COVID-Fact has no neutral). "

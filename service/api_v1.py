@@ -95,6 +95,62 @@ def check():
     )
 
 
+MAX_VERIFY_ITEMS, MAX_VERIFY_EVIDENCE, MAX_VERIFY_CHARS = 50, 20, 5000
+
+
+def _verify_items(payload: Any) -> list[tuple[str, list[str]]]:
+    """The (claim, evidence texts) items of a /v1/verify body, or a VeracityError that says what to fix."""
+    example = '{"claim": "...", "evidence": ["...", "..."]}'
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise VeracityError("missing_claim", f"The list is empty; send {example} or a list of such objects.", 400)
+    if len(items) > MAX_VERIFY_ITEMS:
+        raise VeracityError("too_many_items", f"{len(items)} claims in one request; the limit is {MAX_VERIFY_ITEMS}.", 413)
+    out = []
+    for n, item in enumerate(items):
+        where = f"item {n}: " if isinstance(payload, list) else ""
+        if not isinstance(item, dict) or not isinstance(item.get("claim"), str) or not item["claim"].strip():
+            raise VeracityError("missing_claim", f"{where}send an object with a non-empty string \"claim\", e.g. {example}.", 400)
+        evidence = item.get("evidence")
+        if isinstance(evidence, str):
+            evidence = [evidence]
+        if not isinstance(evidence, list) or not evidence or not all(isinstance(e, str) and e.strip() for e in evidence):
+            raise VeracityError("invalid_evidence", f"{where}\"evidence\" must be a non-empty list of non-empty strings, e.g. {example}.", 400)
+        if len(evidence) > MAX_VERIFY_EVIDENCE:
+            raise VeracityError("too_many_evidence", f"{where}{len(evidence)} evidence texts; the limit is {MAX_VERIFY_EVIDENCE} per claim.", 413)
+        too_long = [len(t) for t in [item["claim"], *evidence] if len(t) > MAX_VERIFY_CHARS]
+        if too_long:
+            raise VeracityError("text_too_long", f"{where}a text of {too_long[0]} characters; the limit is {MAX_VERIFY_CHARS} (the model reads about 100 words of each).", 413)
+        out.append((item["claim"].strip(), [e.strip() for e in evidence]))
+    return out
+
+
+@bp.post("/verify")
+def verify():
+    """Bring your own evidence: the stance of each text toward the claim, and a verdict, with the service's rules."""
+    if request.mimetype != "application/json":
+        raise VeracityError("unsupported_media_type", 'Send application/json: {"claim": "...", "evidence": ["..."]}.', 415)
+    try:
+        payload = json.loads(request.get_data().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise VeracityError("invalid_encoding", f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.", 400) from None
+    except json.JSONDecodeError as exc:
+        raise VeracityError("invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400) from None
+    items = _verify_items(payload)
+    started = time.perf_counter()
+    verdicts = _pipeline().verify(items)
+    results = []
+    for (claim, _), verdict in zip(items, verdicts):
+        data = verdict_json(verdict)
+        for e in data["evidence"]:  # the user's own texts: no source fields to echo
+            for key in ("source_title", "source_url", "pmid", "doi", "publisher", "year"):
+                e.pop(key)
+            e["text"] = e.pop("statement")
+        results.append({"claim": claim, "verdict": data})
+    return jsonify({"ok": True, "results": results, "model": _model_json(),
+                    "timings_ms": {"total": round((time.perf_counter() - started) * 1000, 2)}})
+
+
 @bp.get("/health")
 def health():
     return jsonify({"ok": True, "status": "ok", "model": _model_json(), "corpus": _corpus_json(), "models_loaded": True})
@@ -135,6 +191,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
         "confidence": round(verdict.confidence, 4),
         "method": verdict.method,
         "reason": verdict.reason,
+        "reason_code": verdict.reason_code,
         "driven_by": verdict.driver,
         "evidence": [evidence_json(e) for e in verdict.evidence],
     }
@@ -156,6 +213,8 @@ def evidence_json(scored: ScoredEvidence) -> dict[str, Any]:
         "score": e.similarity,
         "stance": scored.stance,
     }
+    if scored.relevance is not None:
+        data["relevance"] = scored.relevance
     if scored.stance_probs is not None:
         data["stance_probs"] = dict(zip(("supports", "contradicts", "neutral"), (round(p, 4) for p in scored.stance_probs)))
     return data

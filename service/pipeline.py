@@ -85,6 +85,7 @@ class Pipeline:
             "checkworthiness": self.checkworthiness.name,
             "verdict": self.verdict.name,
             "stance_model": getattr(self.verdict, "revision", None),
+            "relevance_model": getattr(getattr(self.verdict, "relevance", None), "revision", None),
             "precision": getattr(self.embedder, "precision", "fp32"),
             "can_contradict": getattr(self.verdict, "can_contradict", False),
         }
@@ -145,6 +146,27 @@ class Pipeline:
         return results
 
 
+    def verify(self, items: list[tuple[str, list[str]]]) -> list[Verdict]:
+        """Each claim against the evidence texts its user brought, with the same models and rules as ``check``.
+
+        User-supplied evidence carries no GRADE assessment, so every text is ``ungraded``; retrieval is skipped
+        and each text's similarity is its cosine with the claim, as the retriever would report it.
+        """
+        texts = [c for c, _ in items] + [e for _, evidence in items for e in evidence]
+        vectors = self.embedder.encode(texts) if texts else np.zeros((0, 384), np.float32)
+        claim_vecs, offset = vectors[: len(items)], len(items)
+        evidence: list[list[Evidence]] = []
+        for (claim, supplied), cv in zip(items, claim_vecs):
+            ev = vectors[offset : offset + len(supplied)]
+            offset += len(supplied)
+            evidence.append([
+                Evidence(f"evidence-{i + 1}", text, "", None, None, None, "", 0, "user_supplied", "ungraded",
+                         round(float(v @ cv), 4), i + 1)
+                for i, (text, v) in enumerate(zip(supplied, ev))
+            ])
+        return self.verdict.decide_many([c for c, _ in items], evidence)
+
+
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
@@ -192,6 +214,14 @@ def load_verdict_maker(settings: "Settings") -> VerdictMaker:
         from models.stance import StanceModel
         from models.verdict_model import VerdictModel
 
-        return StanceVerdict(StanceModel.load(stance_dir, num_threads=settings.threads, precision=settings.precision), VerdictModel.load(combiner_dir))
+        relevance = None
+        if (Path(settings.relevance_model) / "relevance.json").exists():
+            from models.relevance import RelevanceModel
+
+            relevance = RelevanceModel.load(settings.relevance_model)
+        else:
+            log.warning("no relevance model in %s: off-topic claims may be read for stance", settings.relevance_model)
+        stance = StanceModel.load(stance_dir, num_threads=settings.threads, precision=settings.precision)
+        return StanceVerdict(stance, VerdictModel.load(combiner_dir), relevance=relevance)
     log.warning("no stance model in %s: using the similarity baseline, which cannot say 'contradicted'", stance_dir)
     return SimilarityBaseline(threshold=settings.support_threshold)

@@ -42,6 +42,10 @@ class Settings:
     verdict_model: Path = field(
         default=ROOT / "models" / "verdict", metadata={"help": "Folder of the calibrated verdict combiner."}
     )
+    relevance_model: Path = field(
+        default=ROOT / "models" / "relevance",
+        metadata={"help": "Folder of the aboutness model that tells 'not covered' apart (empty: every item is read)."},
+    )
     checkworthy_model: Path = field(
         default=ROOT / "models" / "checkworthy", metadata={"help": "Folder of the check-worthiness classifier."}
     )

@@ -17,14 +17,18 @@ from models.verdict_model import FEATURE_NAMES, GRADE_WEIGHTS, claim_features
 from service.retrieve import Evidence
 
 LABELS = ("supported", "contradicted", "unsupported")
+# What a verdict rests on, for the page, the extension and exports to put in words (README, "Reason codes").
+REASON_CODES = ("supported", "contradicted", "conflicting", "weak_evidence_only", "no_side", "not_covered")
+NOT_COVERED = "not covered by the corpus: no retrieved evidence is about this claim"
 GRADE_RANK = {"high": 3, "moderate": 2, "low": 1, "very_low": 0, "ungraded": 0}
 
 
 @dataclass(frozen=True, slots=True)
 class ScoredEvidence:
     evidence: Evidence
-    stance: str | None  # "supports", "contradicts", "neutral", or None when no stance model ran
+    stance: str | None  # "supports", "contradicts", "neutral", or None when no stance model read it
     stance_probs: tuple[float, float, float] | None = None  # (supports, contradicts, neutral)
+    relevance: float | None = None  # P(the item is about the claim), when a relevance model ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class Verdict:
     evidence: list[ScoredEvidence] = field(default_factory=list)
     reason: str = ""
     driver: str | None = None  # id of the evidence item the label rests on
+    reason_code: str = "no_side"  # one of REASON_CODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class SimilarityBaseline:
                 evidence=scored,
                 reason=f"evidence {best.id} ({best.grade}) is close in meaning (cosine {best.similarity:.2f})",
                 driver=best.id,
+                reason_code="supported",
             )
         top = max((e.similarity for e in evidence), default=0.0)
         return Verdict(
@@ -67,6 +73,7 @@ class SimilarityBaseline:
             method=self.name,
             evidence=scored,
             reason="no graded evidence close enough in meaning" if evidence else "the corpus has no evidence",
+            reason_code="no_side" if evidence else "not_covered",
         )
 
 
@@ -76,11 +83,14 @@ TRUSTED_GRADES = ("high", "moderate", "low", "ungraded")
 
 
 class StanceVerdict:
-    """Stance cross-encoder over every (claim, evidence) pair, a calibrated combiner, then rules a reader can trust.
+    """Relevance first, then the stance cross-encoder, a calibrated combiner, and rules a reader can trust.
 
-    The combiner turns the top-k stances, similarities and grades into calibrated probabilities; the rules
-    then refuse any "supported" that rests only on very-low or ungraded evidence or that stronger
-    contradicting evidence outweighs, because a wrong "supported" is the worst error a fact-checker can make.
+    An item the relevance model judges not about the claim is never read for stance: the stance model must pick a
+    side on every pair it sees, and an off-topic pair read as "contradicts" is the most embarrassing error a
+    fact-checker makes. A claim with no item about it is *unsupported: not covered by the corpus*. For the rest,
+    the combiner turns the top-k stances, similarities and grades into calibrated probabilities; the rules then
+    refuse any "supported" that rests only on very-low evidence or that contradicting evidence outweighs, because a
+    wrong "supported" is the worst error a fact-checker can make.
     """
 
     name = "stance-combiner"
@@ -91,9 +101,10 @@ class StanceVerdict:
     # the honest answer is "not conclusive", not a side.
     support_margin = 1.5
 
-    def __init__(self, stance, combiner, min_stance: float = 0.5, min_confidence: float = 0.5) -> None:
+    def __init__(self, stance, combiner, min_stance: float = 0.5, min_confidence: float = 0.5, relevance=None) -> None:
         self.stance = stance
         self.combiner = combiner
+        self.relevance = relevance
         self.min_stance = min_stance
         # A pair supports only at the stance model's own calibrated cut (stance_config.json), if stricter.
         config = getattr(stance, "config", None)
@@ -108,62 +119,98 @@ class StanceVerdict:
     def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]:
         # A long statement (an imported abstract) is judged by its best-matching passage: the stance model
         # reads 128 tokens, and the finding a claim restates is rarely in an abstract's first sentences.
-        pairs = [(claim, e.passage or e.statement) for claim, items in zip(claims, evidence) for e in items]
+        texts = [[e.passage or e.statement for e in items] for items in evidence]
+        if self.relevance is not None:
+            flat = [(c, t) for c, ts in zip(claims, texts) for t in ts]
+            rel_flat = self.relevance.score(flat, [e.similarity for items in evidence for e in items])
+            relevance, offset = [], 0
+            for items in evidence:
+                relevance.append(rel_flat[offset : offset + len(items)])
+                offset += len(items)
+            about = [r >= self.relevance.cut for r in relevance]
+        else:
+            relevance = [np.full(len(items), np.nan) for items in evidence]
+            about = [np.ones(len(items), bool) for items in evidence]
+        pairs = [(c, t) for c, ts, a in zip(claims, texts, about) for t, keep in zip(ts, a) if keep]
         probs = self.stance.predict(pairs) if pairs else np.zeros((0, 3))
         per_claim, offset = [], 0
-        for items in evidence:
-            per_claim.append(probs[offset : offset + len(items)])
-            offset += len(items)
+        for a in about:
+            # items not about the claim enter the combiner as plain neutral: they take no side
+            p = np.tile(np.array([0.0, 0.0, 1.0]), (len(a), 1))
+            p[a] = probs[offset : offset + int(a.sum())]
+            per_claim.append(p)
+            offset += int(a.sum())
         # One combiner call for the whole request: per claim, scikit-learn's overhead was ~5 ms a call.
         features = np.stack(
             [claim_features(p, [e.similarity for e in items], [e.grade for e in items]) for p, items in zip(per_claim, evidence)]
         ) if evidence else np.zeros((0, len(FEATURE_NAMES)))
         combined = self.combiner.predict_proba(features) if len(features) else features
-        return [self._decide(items, p, c) for items, p, c in zip(evidence, per_claim, combined)]
+        return [
+            self._decide(items, p, c, a, r)
+            for items, p, c, a, r in zip(evidence, per_claim, combined, about, relevance)
+        ]
 
-    def _decide(self, items: list[Evidence], probs: np.ndarray, combined: np.ndarray) -> Verdict:
+    def _decide(
+        self, items: list[Evidence], probs: np.ndarray, combined: np.ndarray, about: np.ndarray, relevance: np.ndarray
+    ) -> Verdict:
+        labels = apply_min_support(probs, self.min_support).argmax(axis=1)
         scored = [
-            ScoredEvidence(e, STANCES[label], tuple(round(float(x), 4) for x in p))
-            for e, p, label in zip(items, probs, apply_min_support(probs, self.min_support).argmax(axis=1))
+            ScoredEvidence(
+                e,
+                STANCES[label] if keep else None,
+                tuple(round(float(x), 4) for x in p) if keep else None,
+                None if np.isnan(r) else round(float(r), 4),
+            )
+            for e, p, label, keep, r in zip(items, probs, labels, about, relevance)
         ]
         if not items:
-            return Verdict("unsupported", 1.0, self.name, scored, "the corpus has no evidence for this claim")
+            return Verdict("unsupported", 1.0, self.name, scored, "the corpus has no evidence for this claim",
+                           reason_code="not_covered")
+        if not about.any():
+            confidence = 1.0 - float(np.max(relevance)) if not np.isnan(relevance).all() else 1.0
+            return Verdict("unsupported", confidence, self.name, scored, NOT_COVERED, reason_code="not_covered")
         p = dict(zip(LABELS, combined.tolist()))
         label = max(p, key=p.get)
-        supporting = [s for s in scored if s.stance == "supports"]
-        contradicting = [s for s in scored if s.stance == "contradicts" and s.stance_probs[1] >= self.min_stance]
+        read = [s for s in scored if s.stance is not None]
+        supporting = [s for s in read if s.stance == "supports"]
+        contradicting = [s for s in read if s.stance == "contradicts" and s.stance_probs[1] >= self.min_stance]
         best_sup = _strongest(supporting, 0)
         best_con = _strongest(contradicting, 1)
         # To assert "contradicted" an item must contradict with P >= min_stance; to hold back a "supported", any
         # item read as contradicting counts, however weakly (a wrong "supported" costs more than a missed one).
-        best_opposing = _strongest([s for s in scored if s.stance == "contradicts"], 1)
+        best_opposing = _strongest([s for s in read if s.stance == "contradicts"], 1)
 
         if label == "supported":
             if best_sup is None or p["supported"] < self.min_confidence:
                 return self._unsupported(scored, p, "no evidence clearly supports the claim")
             if best_sup.evidence.grade not in TRUSTED_GRADES:
                 return self._unsupported(
-                    scored, p, f"the only supporting evidence ({best_sup.evidence.id}) is {best_sup.evidence.grade.replace('_', ' ')}"
+                    scored, p, f"the only supporting evidence ({best_sup.evidence.id}) is {best_sup.evidence.grade.replace('_', ' ')}",
+                    "weak_evidence_only",
                 )
             if best_con is not None and _strength(best_con, 1) >= _strength(best_sup, 0):
                 label = "contradicted"
             elif best_opposing is not None and _strength(best_sup, 0) < self.support_margin * _strength(best_opposing, 1):
                 return self._unsupported(
                     scored, p, f"the evidence conflicts: {best_opposing.evidence.id} contradicts the claim and the "
-                    f"support ({best_sup.evidence.id}) does not clearly outweigh it"
+                    f"support ({best_sup.evidence.id}) does not clearly outweigh it", "conflicting",
                 )
             else:
-                return Verdict("supported", p["supported"], self.name, scored, _because(best_sup, "supports"), best_sup.evidence.id)
+                return Verdict("supported", p["supported"], self.name, scored, _because(best_sup, "supports"),
+                               best_sup.evidence.id, "supported")
         if label == "contradicted":
             if best_con is None:
                 return self._unsupported(scored, p, "no evidence clearly contradicts the claim")
             if best_sup is not None and best_sup.evidence.grade in TRUSTED_GRADES and _strength(best_sup, 0) > _strength(best_con, 1):
-                return self._unsupported(scored, p, "the evidence conflicts; stronger evidence supports the claim")
-            return Verdict("contradicted", p["contradicted"], self.name, scored, _because(best_con, "contradicts"), best_con.evidence.id)
+                return self._unsupported(scored, p, "the evidence conflicts; stronger evidence supports the claim", "conflicting")
+            return Verdict("contradicted", p["contradicted"], self.name, scored, _because(best_con, "contradicts"),
+                           best_con.evidence.id, "contradicted")
+        if supporting and not contradicting and all(s.evidence.grade not in TRUSTED_GRADES for s in supporting):
+            return self._unsupported(scored, p, "only very-low-certainty evidence supports the claim", "weak_evidence_only")
         return self._unsupported(scored, p, "no relevant evidence takes a side" if not (supporting or contradicting) else "the evidence is not conclusive")
 
-    def _unsupported(self, scored: list[ScoredEvidence], p: dict[str, float], reason: str) -> Verdict:
-        return Verdict("unsupported", p["unsupported"], self.name, scored, reason)
+    def _unsupported(self, scored: list[ScoredEvidence], p: dict[str, float], reason: str, code: str = "no_side") -> Verdict:
+        return Verdict("unsupported", p["unsupported"], self.name, scored, reason, reason_code=code)
 
 
 STANCES = ("supports", "contradicts", "neutral")

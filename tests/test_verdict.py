@@ -63,3 +63,28 @@ def test_conflicting_evidence_that_neither_side_outweighs_is_reported_as_such(ve
 def test_no_evidence_is_unsupported(verdict):
     result = verdict.decide_many([CLAIM], [[]])[0]
     assert result.label == "unsupported" and result.evidence == []
+
+
+def test_every_verdict_names_what_it_rests_on(verdict):
+    items = [evidence("a", SUPPORTING, "high"), evidence("b", SUPPORTING.replace("men and women", "adults"), "moderate")]
+    raised, lowered = verdict.decide_many([CLAIM, "Opioids lower prolactin levels."], [items, items])
+    assert (raised.reason_code, lowered.reason_code) == ("supported", "contradicted")
+    weak = verdict.decide_many([CLAIM], [[evidence("a", SUPPORTING, "very_low")]])[0]
+    assert weak.reason_code == "weak_evidence_only"
+    assert verdict.decide_many([CLAIM], [[]])[0].reason_code == "not_covered"
+
+
+def test_off_topic_text_is_not_covered_and_never_read_for_stance(verdict):
+    overdose = evidence("od", "Drug overdose deaths in the United States rose to more than 107,000 in 2022.", "high", 0.32)
+    result = verdict.decide_many(["Apple released the iPhone 15 in September 2023."], [[overdose]])[0]
+    assert result.label == "unsupported" and result.reason_code == "not_covered"
+    assert "not covered" in result.reason
+    assert result.evidence[0].stance is None and result.evidence[0].relevance < 0.5
+
+
+def test_on_topic_evidence_is_still_read_when_off_topic_items_sit_beside_it(verdict):
+    items = [evidence("od", "Drug overdose deaths in the United States rose in 2022.", "high", 0.2),
+             evidence("a", SUPPORTING, "high")]
+    result = verdict.decide_many([CLAIM], [items])[0]
+    assert [e.stance for e in result.evidence] == [None, "supports"]
+    assert result.label == "supported" and result.driver == "a"

@@ -1,0 +1,121 @@
+"""The checks a reader makes first, through the real pipeline on the bundled corpus.
+
+    python -m bench.verdicts            # writes bench/results/verdicts.{json,md}
+    python -m bench.verdicts --quick    # a sample of each set
+
+* Corpus statements graded low or better, sent word for word as claims: each should come back *supported*.
+* Their plain negations (``bench/data/corpus_negations.jsonl``, written by hand): each should come back
+  *contradicted*.
+* Off-topic sentences (``bench/data/off_topic.jsonl``: technology, sport, geography, politics, everyday facts):
+  none may come back supported or contradicted; the honest answer is "not covered by the corpus".
+* ``bench/data/health_claims.jsonl``: true claims supported, myths never supported.
+
+Each set runs twice in the same process: with the shipped verdict (relevance first) and, as the baseline,
+without the relevance model (every retrieved item read for stance, as before it existed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench import ROOT, results_dir
+
+DATA = Path(__file__).resolve().parent / "data"
+log = logging.getLogger("bench.verdicts")
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def sets(quick: bool, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
+    """(claim, expected label) per set."""
+    from models.stance_written import corpus_statements
+
+    items = corpus_statements()
+    graded = [it for it in items.values() if it["grade"] in ("high", "moderate", "low")]
+    out = {
+        "corpus_statements": [(it["statement"], "supported") for it in graded],
+        "corpus_negations": [(r["claim"], "contradicted") for r in _jsonl(DATA / "corpus_negations.jsonl")
+                             if items.get(r["id"], {}).get("grade") in ("high", "moderate", "low")],
+        "off_topic": [(r["text"], "unsupported") for r in _jsonl(DATA / "off_topic.jsonl")],
+        "health_claims": [(r["claim"], r["label"]) for r in _jsonl(DATA / "health_claims.jsonl")],
+    }
+    if quick:
+        rng = random.Random(seed)
+        out = {k: rng.sample(v, min(len(v), 60)) if k != "health_claims" else v for k, v in out.items()}
+    return out
+
+
+def verdicts(pipeline: Any, claims: list[str]) -> list[Any]:
+    """Each claim checked alone (check_all: a verdict whatever its check-worthiness), as a user would send it."""
+    results = pipeline.check_many(claims, check_all=True)
+    return [next(s.verdict for s in r.sentences if s.verdict is not None) for r in results]
+
+
+def score(name: str, rows: list[tuple[str, str]], found: list[Any]) -> dict[str, Any]:
+    labels = Counter(v.label for v in found)
+    codes = Counter(v.reason_code for v in found)
+    out: dict[str, Any] = {"n": len(rows), "labels": dict(labels), "reason_codes": dict(codes)}
+    if name == "health_claims":
+        true = [v for (_, gold), v in zip(rows, found) if gold == "supported"]
+        myths = [v for (_, gold), v in zip(rows, found) if gold != "supported"]
+        out["true_supported"] = f"{sum(v.label == 'supported' for v in true)} of {len(true)}"
+        out["myths_supported"] = f"{sum(v.label == 'supported' for v in myths)} of {len(myths)}"
+    else:
+        expected = rows[0][1] if rows else "supported"
+        out["as_expected"] = round(sum(v.label == gold for (_, gold), v in zip(rows, found)) / max(1, len(rows)), 4)
+        out["misses"] = [{"claim": c, "label": v.label, "reason": v.reason}
+                         for (c, gold), v in zip(rows, found) if v.label != gold][:15]
+        out["expected"] = expected
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from service.pipeline import build_pipeline
+    from service.settings import Settings
+
+    settings = Settings()
+    shipped = build_pipeline(settings)
+    baseline = build_pipeline(replace(settings, relevance_model=ROOT / ".no-relevance-model"))
+    report: dict[str, Any] = {"quick": args.quick, "model": shipped.describe(), "sets": {}}
+    for name, rows in sets(args.quick).items():
+        claims = [c for c, _ in rows]
+        report["sets"][name] = {
+            "shipped": score(name, rows, verdicts(shipped, claims)),
+            "without relevance (baseline)": score(name, rows, verdicts(baseline, claims)),
+        }
+        log.info("%s: %s", name, json.dumps({k: v.get("as_expected", v.get("true_supported")) for k, v in report["sets"][name].items()}))
+    out = args.out or results_dir(args.quick)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "verdicts.json").write_text(json.dumps(report, indent=1) + "\n")
+    lines = ["# Verdict sanity checks", "", "Each claim checked alone through `Pipeline.check_many` on the bundled corpus.", "",
+             "| set | n | expected | shipped | without relevance (baseline) |", "|---|---:|---|---|---|"]
+    for name, r in report["sets"].items():
+        s, b = r["shipped"], r["without relevance (baseline)"]
+        if name == "health_claims":
+            cell = lambda x: f"true supported {x['true_supported']}, myths supported {x['myths_supported']}"  # noqa: E731
+            lines.append(f"| {name} | {s['n']} | true supported, myths not | {cell(s)} | {cell(b)} |")
+        else:
+            cell = lambda x: f"{x['as_expected']:.1%} as expected; " + ", ".join(f"{k} {v}" for k, v in sorted(x['labels'].items()))  # noqa: E731
+            lines.append(f"| {name} | {s['n']} | {s['expected']} | {cell(s)} | {cell(b)} |")
+    (out / "verdicts.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return report
+
+
+if __name__ == "__main__":
+    main()
