@@ -30,5 +30,16 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench --quick
 
+# ruff (lint + format) over everything; mypy over the installed package. mypy cannot follow the editable
+# install's folder mapping (service/ -> veracity.service), so it reads a tree of links laid out as the wheel is.
+CODE := service models corpus veracity training bench tests
+lint: $(STAMP)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	rm -rf build/typecheck && mkdir -p build/typecheck/veracity
+	ln -s ../../../veracity/__init__.py ../../../veracity/py.typed build/typecheck/veracity/
+	for d in service models corpus; do ln -s ../../../$$d build/typecheck/veracity/$$d; done
+	cd build/typecheck && ../../$(BIN)/mypy -p veracity --python-executable ../../$(BIN)/python
+
 clean:
-	rm -rf $(VENV) corpus/corpus.db *.egg-info
+	rm -rf $(VENV) build *.egg-info

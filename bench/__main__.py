@@ -37,12 +37,24 @@ AREAS: list[tuple[str, str, str, int, int]] = [
 
 def run_area(module: str, args: list[str], timeout_s: int) -> tuple[str, float, str]:
     """(status, seconds, tail of the output) of ``python -m module args``."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, timeout=timeout_s,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=env,
+            timeout=timeout_s,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         return f"timed out after {timeout_s} s", time.perf_counter() - t0, out[-3000:]
@@ -53,8 +65,13 @@ def run_area(module: str, args: list[str], timeout_s: int) -> tuple[str, float, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Run Veracity's benchmark suite.")
     parser.add_argument("--quick", action="store_true", help="CI-sized runs of every area")
-    parser.add_argument("--data", type=Path, action="append", default=[],
-                        help="score an external labelled set instead of the suite (repeatable)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        default=[],
+        help="score an external labelled set instead of the suite (repeatable)",
+    )
     parser.add_argument("--only", default="", help="comma-separated areas, e.g. retrieval,speed")
     args = parser.parse_args(argv)
     out = results_dir(args.quick)
@@ -72,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         unknown = wanted - {a[0] for a in AREAS}
         if unknown:
             parser.error(f"unknown area(s) {', '.join(sorted(unknown))}; choose from {', '.join(a[0] for a in AREAS)}")
-        plan = [(area, module, ["--quick"] if args.quick else []) for area, module, *_ in AREAS if not wanted or area in wanted]
+        plan = [
+            (area, module, ["--quick"] if args.quick else [])
+            for area, module, *_ in AREAS
+            if not wanted or area in wanted
+        ]
 
     timeouts = {a[1]: (a[4] if args.quick else a[3]) for a in AREAS}
     report = []
@@ -98,11 +119,17 @@ def main(argv: list[str] | None = None) -> int:
 
     total = time.perf_counter() - started
     mode = "quick" if args.quick else ("external data" if args.data else "full")
-    summary = "\n\n".join(
-        [f"# Veracity benchmark summary ({mode} run)",
-         f"{machine()}; total {total / 60:.1f} min.",
-         table(["area", "status", "seconds", "note"], report), *sections]
-    ) + "\n"
+    summary = (
+        "\n\n".join(
+            [
+                f"# Veracity benchmark summary ({mode} run)",
+                f"{machine()}; total {total / 60:.1f} min.",
+                table(["area", "status", "seconds", "note"], report),
+                *sections,
+            ]
+        )
+        + "\n"
+    )
     name = "SUMMARY.md" if not args.data else "SUMMARY_data.md"
     (out / name).write_text(summary, encoding="utf-8")
     statuses = {r[0]: {"status": r[1], "seconds": float(r[2]) if r[2] else None, "note": r[3]} for r in report}

@@ -70,7 +70,7 @@ def article(n: int, pool: list[str]) -> bytes:
         "<nav><a href='/'>Home</a> <a href='/news'>News</a> <a href='/subscribe'>Subscribe</a></nav>"
         f"<article><h1>Health report {n}</h1>{''.join(paragraphs)}</article>"
         "<footer>Copyright Health Reports. Privacy policy. Cookie settings.</footer></body></html>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def serve(pages: dict[str, bytes]) -> ThreadingHTTPServer:
@@ -96,7 +96,7 @@ def serve(pages: dict[str, bytes]) -> ThreadingHTTPServer:
 
 def time_bare(embedder, texts: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one encode of every text."""
-    from service.batch import cpu_seconds
+    from veracity.service.batch import cpu_seconds
 
     started, cpu = time.perf_counter(), cpu_seconds()
     embedder.encode(texts)
@@ -104,8 +104,8 @@ def time_bare(embedder, texts: list[str]) -> tuple[float, float]:
 
 
 def run_engine(engine: str, urls: list[str], settings, db: Path, pipeline=None, workers: int = 2) -> dict:
-    from service.batch import BatchOptions, ResultsStore, Source, run_batch
-    from service.fetch import FetchConfig
+    from veracity.service.batch import BatchOptions, ResultsStore, Source, run_batch
+    from veracity.service.fetch import FetchConfig
 
     fetch = FetchConfig(allow_private=True, delay_s=0.0, per_host=8, concurrency=8, timeout_s=30)
     options = BatchOptions(fetch=fetch, engine=engine, workers=workers, cpus_per_worker=1, chunk_docs=32)
@@ -140,8 +140,8 @@ def main() -> None:
     args.no_ray = args.no_ray or args.quick  # Ray's start-up alone is most of a quick run's budget
     load_start = round(os.getloadavg()[0], 2)
 
-    from service.pipeline import build_pipeline
-    from service.settings import Settings
+    from veracity.service.pipeline import build_pipeline
+    from veracity.service.settings import Settings
 
     settings = Settings.from_env()
     pool = sentence_pool()
@@ -190,11 +190,21 @@ def main() -> None:
     server.shutdown()
     bare_s = statistics.median(wall for wall, _ in bare_runs)
     bare_cpu_s = statistics.median(cpu for _, cpu in bare_runs)
-    bare = {"sentences": len(texts), "seconds": round(bare_s, 2), "sentences_per_s": round(len(texts) / bare_s, 1),
-            "cpu_s": round(bare_cpu_s, 2), "sentences_per_cpu_s": round(len(texts) / bare_cpu_s, 1),
-            "seconds_each_run": [round(wall, 2) for wall, _ in bare_runs]}
-    bare_one = {"sentences": len(texts), "seconds": round(one_wall, 2), "sentences_per_s": round(len(texts) / one_wall, 1),
-                "cpu_s": round(one_cpu, 2), "sentences_per_cpu_s": round(len(texts) / one_cpu, 1)}
+    bare = {
+        "sentences": len(texts),
+        "seconds": round(bare_s, 2),
+        "sentences_per_s": round(len(texts) / bare_s, 1),
+        "cpu_s": round(bare_cpu_s, 2),
+        "sentences_per_cpu_s": round(len(texts) / bare_cpu_s, 1),
+        "seconds_each_run": [round(wall, 2) for wall, _ in bare_runs],
+    }
+    bare_one = {
+        "sentences": len(texts),
+        "seconds": round(one_wall, 2),
+        "sentences_per_s": round(len(texts) / one_wall, 1),
+        "cpu_s": round(one_cpu, 2),
+        "sentences_per_cpu_s": round(len(texts) / one_cpu, 1),
+    }
 
     for row in rows:
         row["fraction_of_bare_model"] = round(row["sentences_per_s"] / bare["sentences_per_s"], 3)
@@ -236,13 +246,23 @@ def render(result: dict) -> str:
             f"| {row['cpu_fraction_of_bare_model']:.0%} | {rss} |"
         )
     one = result["bare_model_1_thread"]
-    lines.append(f"| bare model (`Embedder.encode`, {result['threads']} threads) | | {bare['sentences']} | {bare['seconds']:.1f} | | {bare['sentences_per_s']:.1f} | 100% | {bare['sentences_per_cpu_s']:.1f} | 100% (local's reference) | |")
-    lines.append(f"| bare model, 1 thread | | {one['sentences']} | {one['seconds']:.1f} | | {one['sentences_per_s']:.1f} | {one['sentences_per_s'] / bare['sentences_per_s']:.0%} | {one['sentences_per_cpu_s']:.1f} | 100% (ray's reference) | |")
-    extra = [f"model load {r['model_load_s']} s (local, outside the timing)" for r in result["engines"] if "model_load_s" in r]
+    lines.append(
+        f"| bare model (`Embedder.encode`, {result['threads']} threads) | | {bare['sentences']} | {bare['seconds']:.1f} | | {bare['sentences_per_s']:.1f} | 100% | {bare['sentences_per_cpu_s']:.1f} | 100% (local's reference) | |"
+    )
+    lines.append(
+        f"| bare model, 1 thread | | {one['sentences']} | {one['seconds']:.1f} | | {one['sentences_per_s']:.1f} | {one['sentences_per_s'] / bare['sentences_per_s']:.0%} | {one['sentences_per_cpu_s']:.1f} | 100% (ray's reference) | |"
+    )
+    extra = [
+        f"model load {r['model_load_s']} s (local, outside the timing)"
+        for r in result["engines"]
+        if "model_load_s" in r
+    ]
     extra += [f"ray.init {r['ray_init_s']} s (outside the timing)" for r in result["engines"] if "ray_init_s" in r]
     extra.append(f"bare model timed {len(bare['seconds_each_run'])} times (s): {bare['seconds_each_run']}, median used")
     load = result["load_average_1min"]
-    extra.append(f"1-minute load average {load['start']} at the start, {load['end']} at the end (other work shares these cores)")
+    extra.append(
+        f"1-minute load average {load['start']} at the start, {load['end']} at the end (other work shares these cores)"
+    )
     lines += ["", "; ".join(extra) + ".", "", result["notes"]]
     return "\n".join(lines)
 

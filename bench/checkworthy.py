@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from bench import results_dir
-from models.checkworthy import DEFAULT_MODEL_DIR, CheckworthyModel
-from models.embedder import Embedder
-from models.train_checkworthy import DEFAULT_DATASETS, Example, load_articles, load_ct24, prf
-from service.checkworthy import rule_checkworthiness
-from service.segment import Segment
+from training.train_checkworthy import DEFAULT_DATASETS, Example, load_articles, load_ct24, prf
+from veracity.models.checkworthy import DEFAULT_MODEL_DIR, CheckworthyModel
+from veracity.models.embedder import Embedder
+from veracity.service.checkworthy import rule_checkworthiness
+from veracity.service.segment import Segment
 
 SEED_OUTLINE_FORMS = ("heading", "outline_entry", "outline_instruction")
 
@@ -50,13 +50,16 @@ def _timed_ms_per_1000(fn: Callable[[], object], n: int, repeats: int) -> tuple[
 
 def _rule_predictions(examples: list[Example]) -> np.ndarray:
     return np.array(
-        [int(rule_checkworthiness(Segment(i, e.text, 0, len(e.text), e.kind)).checkworthy)
-         for i, e in enumerate(examples)]
+        [
+            int(rule_checkworthiness(Segment(i, e.text, 0, len(e.text), e.kind)).checkworthy)
+            for i, e in enumerate(examples)
+        ]
     )
 
 
-def evaluate_set(name: str, examples: list[Example], model: CheckworthyModel, embedder: Embedder,
-                 repeats: int) -> dict[str, object]:
+def evaluate_set(
+    name: str, examples: list[Example], model: CheckworthyModel, embedder: Embedder, repeats: int
+) -> dict[str, object]:
     """All systems on one labelled set: F1/P/R of the check-worthy class and cost per 1,000 sentences."""
     from sklearn.metrics import average_precision_score
 
@@ -71,22 +74,26 @@ def evaluate_set(name: str, examples: list[Example], model: CheckworthyModel, em
     model_pred = (scores >= model.threshold).astype(int)
     rule_pred = _rule_predictions(examples)
     systems = {
-        "trained model": (model_pred, _timed_ms_per_1000(lambda: model.score(texts, kinds, embeddings),
-                                                         len(texts), repeats)),
-        "rule-based v1": (rule_pred, _timed_ms_per_1000(lambda: _rule_predictions(examples), len(texts),
-                                                        repeats)),
+        "trained model": (
+            model_pred,
+            _timed_ms_per_1000(lambda: model.score(texts, kinds, embeddings), len(texts), repeats),
+        ),
+        "rule-based v1": (rule_pred, _timed_ms_per_1000(lambda: _rule_predictions(examples), len(texts), repeats)),
         "majority (never check-worthy)": (np.zeros_like(labels), (0.0, 0.0)),
         "always check-worthy": (np.ones_like(labels), (0.0, 0.0)),
     }
     rows = {}
     for system, (pred, (best_ms, median_ms)) in systems.items():
-        rows[system] = {**prf(labels, pred), "accuracy": round(float(np.mean(pred == labels)), 4),
-                        "ms_per_1000": round(best_ms, 2), "ms_per_1000_median": round(median_ms, 2)}
+        rows[system] = {
+            **prf(labels, pred),
+            "accuracy": round(float(np.mean(pred == labels)), 4),
+            "ms_per_1000": round(best_ms, 2),
+            "ms_per_1000_median": round(median_ms, 2),
+        }
     rows["trained model"]["average_precision"] = round(float(average_precision_score(labels, scores)), 4)
     # One article at a time (about 40 segments) is how the service calls it.
     k = min(40, len(texts))
-    one_call, _ = _timed_ms_per_1000(lambda: model.score(texts[:k], kinds[:k], embeddings[:k]), k,
-                                     max(repeats, 20))
+    one_call, _ = _timed_ms_per_1000(lambda: model.score(texts[:k], kinds[:k], embeddings[:k]), k, max(repeats, 20))
     result: dict[str, object] = {
         "set": name,
         "rows": len(examples),
@@ -108,8 +115,12 @@ def per_form(examples: list[Example], scores: np.ndarray, threshold: float, rule
         labels = np.array([examples[i].label for i in idx])
         model_ok = np.mean((scores[idx] >= threshold).astype(int) == labels)
         rule_ok = np.mean(rule[idx] == labels)
-        forms[form] = {"rows": len(idx), "label": int(round(labels.mean())), "model_accuracy": round(float(model_ok), 3),
-                       "rule_accuracy": round(float(rule_ok), 3)}
+        forms[form] = {
+            "rows": len(idx),
+            "label": int(round(labels.mean())),
+            "model_accuracy": round(float(model_ok), 3),
+            "rule_accuracy": round(float(rule_ok), 3),
+        }
     return forms
 
 
@@ -121,39 +132,75 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
 
 def render_markdown(results: dict) -> str:  # type: ignore[type-arg]
     """The tables printed and written to bench/results/checkworthy.md."""
-    out = [f"# Check-worthiness benchmark (model revision {results['model_revision']}, "
-           f"threshold {results['threshold']:.2f})", ""]
-    headers = ["set", "system", "F1 (check-worthy)", "precision", "recall", "accuracy",
-               "ms / 1,000 sentences (best; median)"]
+    out = [
+        f"# Check-worthiness benchmark (model revision {results['model_revision']}, "
+        f"threshold {results['threshold']:.2f})",
+        "",
+    ]
+    headers = [
+        "set",
+        "system",
+        "F1 (check-worthy)",
+        "precision",
+        "recall",
+        "accuracy",
+        "ms / 1,000 sentences (best; median)",
+    ]
     rows = []
     for s in results["sets"]:
         for system, m in s["systems"].items():
-            rows.append([f"{s['set']} (n={s['rows']}, {s['check_worthy']} yes)", system, f"{m['f1']:.3f}",
-                         f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['accuracy']:.3f}",
-                         f"{m['ms_per_1000']:.1f}; {m['ms_per_1000_median']:.1f}"
-                         + (" + embedding" if system == "trained model" else "")])
+            rows.append(
+                [
+                    f"{s['set']} (n={s['rows']}, {s['check_worthy']} yes)",
+                    system,
+                    f"{m['f1']:.3f}",
+                    f"{m['precision']:.3f}",
+                    f"{m['recall']:.3f}",
+                    f"{m['accuracy']:.3f}",
+                    f"{m['ms_per_1000']:.1f}; {m['ms_per_1000_median']:.1f}"
+                    + (" + embedding" if system == "trained model" else ""),
+                ]
+            )
     out += [_table(headers, rows), ""]
-    out += ["Embedding cost (all-MiniLM-L6-v2, computed once by the pipeline for retrieval, not counted above):",
-            ""]
-    out += [f"- {s['set']}: {s['embedding_ms_per_1000']:.0f} ms per 1,000 sentences (one pass); model alone in "
-            f"40-segment calls: {s['model_ms_per_1000_in_40_segment_calls']:.1f} ms per 1,000 (best); average precision "
-            f"{s['systems']['trained model']['average_precision']:.3f}" for s in results["sets"]]
+    out += ["Embedding cost (all-MiniLM-L6-v2, computed once by the pipeline for retrieval, not counted above):", ""]
+    out += [
+        f"- {s['set']}: {s['embedding_ms_per_1000']:.0f} ms per 1,000 sentences (one pass); model alone in "
+        f"40-segment calls: {s['model_ms_per_1000_in_40_segment_calls']:.1f} ms per 1,000 (best); average precision "
+        f"{s['systems']['trained model']['average_precision']:.3f}"
+        for s in results["sets"]
+    ]
     seed = results["seed_outline"]
-    out += ["", f"Seed article headings and outline instructions marked not check-worthy "
-            f"({seed['rows']} segments; target 100%): trained model {seed['model_pct']:.0f}%, "
-            f"rule-based {seed['rule_pct']:.0f}%.", ""]
+    out += [
+        "",
+        f"Seed article headings and outline instructions marked not check-worthy "
+        f"({seed['rows']} segments; target 100%): trained model {seed['model_pct']:.0f}%, "
+        f"rule-based {seed['rule_pct']:.0f}%.",
+        "",
+    ]
     out += ["Article test split by form (accuracy):", ""]
-    out += [_table(["form", "rows", "label", "model", "rules"],
-                   [[f, v["rows"], v["label"], f"{v['model_accuracy']:.2f}", f"{v['rule_accuracy']:.2f}"]
-                    for f, v in results["article_forms"].items()]), ""]
+    out += [
+        _table(
+            ["form", "rows", "label", "model", "rules"],
+            [
+                [f, v["rows"], v["label"], f"{v['model_accuracy']:.2f}", f"{v['rule_accuracy']:.2f}"]
+                for f, v in results["article_forms"].items()
+            ],
+        ),
+        "",
+    ]
     if results["article_errors"]:
         out += ["Article test errors of the trained model:", ""]
-        out += [f"- [{e['label']}→{int(not e['label'])}] ({e['kind']}, {e['form']}, score {e['score']:.2f}) "
-                f"{e['text']}" for e in results["article_errors"]]
+        out += [
+            f"- [{e['label']}→{int(not e['label'])}] ({e['kind']}, {e['form']}, score {e['score']:.2f}) {e['text']}"
+            for e in results["article_errors"]
+        ]
         out.append("")
     run = f"quick run: {results['ct24_rows']} CT24 dev rows" if results["quick"] else "full run"
-    out += [f"{results['machine']}, {results['cpu_cores']} cores shared with other jobs "
-            f"(load average {results['load_average']:.1f} at start); {run}.", ""]
+    out += [
+        f"{results['machine']}, {results['cpu_cores']} cores shared with other jobs "
+        f"(load average {results['load_average']:.1f} at start); {run}.",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -162,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="300 CT24 dev rows, fewer timing repeats")
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results, or bench/results/quick)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="results folder (default bench/results, or bench/results/quick)"
+    )
     args = parser.parse_args(argv)
     args.out = args.out or results_dir(args.quick)
 
@@ -175,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     articles = load_articles("test")
     repeats = 3 if args.quick else 7
     embedder.encode(["Warm-up so that the first timing does not include lazy initialisation."])
-    sets = [evaluate_set("CT24 English dev", ct24, model, embedder, repeats),
-            evaluate_set("Article test split", articles, model, embedder, repeats)]
+    sets = [
+        evaluate_set("CT24 English dev", ct24, model, embedder, repeats),
+        evaluate_set("Article test split", articles, model, embedder, repeats),
+    ]
 
     art = sets[1]
     scores, rule = art.pop("_scores"), art.pop("_rule")
@@ -199,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         "article_forms": per_form(articles, scores, model.threshold, rule),
         "article_errors": [
             {"text": e.text, "kind": e.kind, "form": e.form, "label": e.label, "score": round(float(scores[i]), 3)}
-            for i, e in enumerate(articles) if int(scores[i] >= model.threshold) != e.label
+            for i, e in enumerate(articles)
+            if int(scores[i] >= model.threshold) != e.label
         ],
     }
     markdown = render_markdown(results)

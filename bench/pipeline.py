@@ -35,18 +35,31 @@ import numpy as np
 
 from bench import CACHE_DIR, DATASETS, ROOT, EmbeddingCache, machine, results_dir, table, write_result
 from bench.retrieval import SCIFACT, Query, _corpus_next_to, corpus_items, load_claims, quick_subset, split_claims
-from corpus.schema import MAX_STATEMENT_CHARS, normalise
-from corpus.store import EvidenceStore
+from veracity.corpus.schema import MAX_STATEMENT_CHARS, normalise
+from veracity.corpus.store import EvidenceStore
 
 log = logging.getLogger(__name__)
 LABELS = ("supported", "contradicted", "unsupported")
 SEED = ROOT / "tests" / "data" / "seed_article.txt"
 _LABEL_MAP = {
-    "support": "supported", "supports": "supported", "supported": "supported", "real": "supported", "true": "supported",
+    "support": "supported",
+    "supports": "supported",
+    "supported": "supported",
+    "real": "supported",
+    "true": "supported",
     "entailment": "supported",
-    "contradict": "contradicted", "contradicts": "contradicted", "contradicted": "contradicted", "refutes": "contradicted",
-    "refuted": "contradicted", "fake": "contradicted", "false": "contradicted", "contradiction": "contradicted",
-    "nei": "unsupported", "neutral": "unsupported", "unsupported": "unsupported", "not enough info": "unsupported",
+    "contradict": "contradicted",
+    "contradicts": "contradicted",
+    "contradicted": "contradicted",
+    "refutes": "contradicted",
+    "refuted": "contradicted",
+    "fake": "contradicted",
+    "false": "contradicted",
+    "contradiction": "contradicted",
+    "nei": "unsupported",
+    "neutral": "unsupported",
+    "unsupported": "unsupported",
+    "not enough info": "unsupported",
     "notenoughinfo": "unsupported",
 }
 
@@ -63,7 +76,9 @@ def map_label(raw: str) -> str:
 
 def cached_store(name: str, items: list[dict[str, Any]], cache: EmbeddingCache) -> Path:
     """An EvidenceStore of ``items`` under bench/results/cache/, rebuilt only when the items change."""
-    digest = hashlib.sha1(json.dumps([[i["id"], i["statement"], i["source_title"]] for i in items]).encode()).hexdigest()[:12]
+    digest = hashlib.sha1(
+        json.dumps([[i["id"], i["statement"], i["source_title"]] for i in items]).encode()
+    ).hexdigest()[:12]
     path = CACHE_DIR / f"{name}-{digest}.db"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
@@ -76,16 +91,28 @@ def cached_store(name: str, items: list[dict[str, Any]], cache: EmbeddingCache) 
 
 
 def _item(item_id: str, statement: str, title: str, url: str, publisher: str, topic: str) -> dict[str, Any]:
-    return normalise({
-        "id": item_id, "statement": statement[:MAX_STATEMENT_CHARS], "source_title": title[:300], "source_url": url,
-        "publisher": publisher, "year": 2020, "study_type": "unknown", "grade": "ungraded", "topic": topic, "tags": [topic],
-    })
+    return normalise(
+        {
+            "id": item_id,
+            "statement": statement[:MAX_STATEMENT_CHARS],
+            "source_title": title[:300],
+            "source_url": url,
+            "publisher": publisher,
+            "year": 2020,
+            "study_type": "unknown",
+            "grade": "ungraded",
+            "topic": topic,
+            "tags": [topic],
+        }
+    )
 
 
 # -- external sets ------------------------------------------------------------------------------------------
 
 
-def load_external(path: Path, held_out: dict[str, set[Any]] | None) -> tuple[list[tuple[str, str]], list[dict[str, Any]] | None, str]:
+def load_external(
+    path: Path, held_out: dict[str, set[Any]] | None
+) -> tuple[list[tuple[str, str]], list[dict[str, Any]] | None, str]:
     """(claims with gold labels, corpus items or None for the bundled corpus, description)."""
     name = path.name.lower()
     if name.endswith(".csv"):  # HealthVer: id, evidence, claim, label, ...
@@ -96,8 +123,15 @@ def load_external(path: Path, held_out: dict[str, set[Any]] | None) -> tuple[lis
         for r in rows:
             per_claim.setdefault(r["claim"], set()).add(map_label(r["label"]))
         claims = [(c, _claim_label(ls)) for c, ls in per_claim.items() if _claim_label(ls)]
-        return _passage_set(path, claims, {r["evidence"] for r in rows}, "healthver", "HealthVer",
-                            "HealthVer CSV; corpus = its evidence passages", held_out)
+        return _passage_set(
+            path,
+            claims,
+            {r["evidence"] for r in rows},
+            "healthver",
+            "HealthVer",
+            "HealthVer CSV; corpus = its evidence passages",
+            held_out,
+        )
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     first = records[0]
     if "cited_doc_ids" in first or ("evidence" in first and isinstance(first.get("evidence"), dict)):
@@ -105,21 +139,42 @@ def load_external(path: Path, held_out: dict[str, set[Any]] | None) -> tuple[lis
     if isinstance(first.get("evidence"), list):  # COVID-Fact
         claims = [(r["claim"], map_label(r["label"])) for r in records]
         passages = {" ".join(r["evidence"]) for r in records if r.get("evidence")}
-        return _passage_set(path, claims, passages, "covidfact", "COVID-Fact",
-                            "COVID-Fact JSONL; corpus = its evidence sentences", held_out)
+        return _passage_set(
+            path,
+            claims,
+            passages,
+            "covidfact",
+            "COVID-Fact",
+            "COVID-Fact JSONL; corpus = its evidence sentences",
+            held_out,
+        )
     if "claim" in first and "label" in first:
         return [(r["claim"], map_label(r["label"])) for r in records], None, "JSONL {claim, label}; bundled corpus"
     raise ValueError(f"{path}: expected SciFact claims, HealthVer CSV, COVID-Fact JSONL or JSONL of {{claim, label}}")
 
 
 def _passage_set(
-    path: Path, claims: list[tuple[str, str]], passages: set[str], source: str, name: str, note: str,
+    path: Path,
+    claims: list[tuple[str, str]],
+    passages: set[str],
+    source: str,
+    name: str,
+    note: str,
     held_out: dict[str, set[Any]] | None,
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]], str]:
     """A set that brings its own evidence: the passages become the corpus, and claims of the shared file that
     the stance model trained on are left out when the split says which they are."""
-    items = [_item(f"ext-{hashlib.sha1(p.encode()).hexdigest()[:10]}", p, p[:80], f"https://example.org/{source}",
-                   f"{name} evidence", source) for p in sorted(passages)]
+    items = [
+        _item(
+            f"ext-{hashlib.sha1(p.encode()).hexdigest()[:10]}",
+            p,
+            p[:80],
+            f"https://example.org/{source}",
+            f"{name} evidence",
+            source,
+        )
+        for p in sorted(passages)
+    ]
     keep = (held_out or {}).get(source)
     if keep and _is_shared(path):
         return [c for c in claims if c[0] in keep], items, note + "; stance validation claims only"
@@ -186,8 +241,14 @@ def abstract_level(queries: list[Query], gold: list[dict[str, str]], verdicts: l
     p = correct / predicted if predicted else 0.0
     r = correct / relevant if relevant else 0.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4), "predicted": predicted,
-            "gold_abstracts": relevant, "correct": correct}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f1, 4),
+        "predicted": predicted,
+        "gold_abstracts": relevant,
+        "correct": correct,
+    }
 
 
 def claim_level(gold: list[str], predicted: list[str]) -> dict[str, Any]:
@@ -200,11 +261,16 @@ def claim_level(gold: list[str], predicted: list[str]) -> dict[str, Any]:
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     # The costliest error: a claim whose gold label is not "supported" called supported.
     wrong, not_supported = matrix[1][0] + matrix[2][0], sum(matrix[1]) + sum(matrix[2])
-    return {"confusion": matrix, "accuracy": round(sum(matrix[i][i] for i in range(3)) / max(len(gold), 1), 4),
-            "false_supported": round(wrong / not_supported, 4) if not_supported else float("nan"),
-            "false_supported_counts": [wrong, not_supported],
-            "macro_f1": round(float(np.mean(f1s)), 4), "f1": dict(zip(LABELS, (round(f, 4) for f in f1s))),
-            "gold_counts": dict(Counter(gold)), "n": len(gold)}
+    return {
+        "confusion": matrix,
+        "accuracy": round(sum(matrix[i][i] for i in range(3)) / max(len(gold), 1), 4),
+        "false_supported": round(wrong / not_supported, 4) if not_supported else float("nan"),
+        "false_supported_counts": [wrong, not_supported],
+        "macro_f1": round(float(np.mean(f1s)), 4),
+        "f1": dict(zip(LABELS, (round(f, 4) for f in f1s))),
+        "gold_counts": dict(Counter(gold)),
+        "n": len(gold),
+    }
 
 
 def _false_supported(claim_level_result: dict[str, Any]) -> str:
@@ -225,8 +291,8 @@ def _scifact_gold(claims_path: Path) -> dict[int, dict[str, str]]:
 
 
 def _pipeline_for(db: Path):  # type: ignore[no-untyped-def]
-    from service.pipeline import build_pipeline
-    from service.settings import Settings
+    from veracity.service.pipeline import build_pipeline
+    from veracity.service.settings import Settings
 
     return build_pipeline(Settings.from_env(corpus_db=db, build_corpus=False))
 
@@ -248,7 +314,10 @@ def run_scifact(quick: bool, cache: EmbeddingCache, claims_path: Path | None = N
     gold_docs = _scifact_gold(claims_path)
     gold = [gold_docs.get(q.id, {}) for q in queries]
     return {
-        "set": f"SciFact ({split})", "corpus_size": len(items), "claims": len(queries), "pipeline": pipeline.describe(),
+        "set": f"SciFact ({split})",
+        "corpus_size": len(items),
+        "claims": len(queries),
+        "pipeline": pipeline.describe(),
         "abstract_level": abstract_level(queries, gold, verdicts),
         "claim_level": claim_level([q.label for q in queries], [v.label if v else "unsupported" for v in verdicts]),
         "ms_per_claim": round(seconds * 1000 / max(len(queries), 1), 1),
@@ -263,8 +332,8 @@ def run_external(path: Path, cache: EmbeddingCache) -> dict[str, Any]:
         return result
     claims, items, note = load_external(path, _held_out_texts())
     if items is None:
-        from service.pipeline import build_pipeline
-        from service.settings import Settings
+        from veracity.service.pipeline import build_pipeline
+        from veracity.service.settings import Settings
 
         pipeline = build_pipeline(Settings.from_env())
         corpus_size = pipeline.retriever.size
@@ -276,7 +345,10 @@ def run_external(path: Path, cache: EmbeddingCache) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     shown = path.relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
     return {
-        "set": f"{shown} ({note})", "corpus_size": corpus_size, "claims": len(claims), "pipeline": pipeline.describe(),
+        "set": f"{shown} ({note})",
+        "corpus_size": corpus_size,
+        "claims": len(claims),
+        "pipeline": pipeline.describe(),
         "claim_level": claim_level([g for _, g in claims], [v.label if v else "unsupported" for v in verdicts]),
         "ms_per_claim": round(seconds * 1000 / max(len(claims), 1), 1),
         "false_supported_claims": false_supported_claims(claims, verdicts),
@@ -285,8 +357,11 @@ def run_external(path: Path, cache: EmbeddingCache) -> dict[str, Any]:
 
 def false_supported_claims(claims: list[tuple[str, str]], verdicts: list[Any]) -> list[dict[str, Any]]:
     """Every claim called supported whose gold label is not, with the evidence that drove it: the error to read."""
-    return [{"claim": c, "gold": g, "driven_by": v.driver, "confidence": round(v.confidence, 3)}
-            for (c, g), v in zip(claims, verdicts) if v and v.label == "supported" and g != "supported"]
+    return [
+        {"claim": c, "gold": g, "driven_by": v.driver, "confidence": round(v.confidence, 3)}
+        for (c, g), v in zip(claims, verdicts)
+        if v and v.label == "supported" and g != "supported"
+    ]
 
 
 # 13 claims restating specific items of the bundled corpus and 13 myths negating them (evidence_id names the
@@ -305,8 +380,8 @@ def _looks_like_scifact(path: Path) -> bool:
 
 def seed_table(text: str | None = None) -> tuple[str, dict[str, Any]]:
     """Check the seed article against the default corpus; one markdown row per sentence."""
-    from service.pipeline import build_pipeline
-    from service.settings import Settings
+    from veracity.service.pipeline import build_pipeline
+    from veracity.service.settings import Settings
 
     settings = Settings.from_env()
     pipeline = build_pipeline(settings)
@@ -316,19 +391,47 @@ def seed_table(text: str | None = None) -> tuple[str, dict[str, Any]]:
     for s in result.sentences:
         v = s.verdict
         top = v.evidence[0].evidence if v and v.evidence else None
-        evidence = (f"{top.id} [{top.grade}, {top.study_type}] {top.source_title} ({top.publisher}, {top.year}"
-                    f"{', ' + top.source_url if top.source_url else ''}); cosine {top.similarity:.2f}") if top else ""
-        rows.append([s.segment.index, s.segment.text, f"{'yes' if s.checkworthiness.checkworthy else 'no'} "
-                     f"({s.checkworthiness.reason})" if not s.checkworthiness.checkworthy else "yes",
-                     v.label if v else "—", f"{v.confidence:.2f}" if v else "", evidence])
+        evidence = (
+            (
+                f"{top.id} [{top.grade}, {top.study_type}] {top.source_title} ({top.publisher}, {top.year}"
+                f"{', ' + top.source_url if top.source_url else ''}); cosine {top.similarity:.2f}"
+            )
+            if top
+            else ""
+        )
+        rows.append(
+            [
+                s.segment.index,
+                s.segment.text,
+                f"{'yes' if s.checkworthiness.checkworthy else 'no'} ({s.checkworthiness.reason})"
+                if not s.checkworthiness.checkworthy
+                else "yes",
+                v.label if v else "—",
+                f"{v.confidence:.2f}" if v else "",
+                evidence,
+            ]
+        )
     summary = result.summary
-    md = "\n".join([
-        f"# Seed article, checked against the default corpus ({pipeline.retriever.size} items, version "
-        f"{pipeline.retriever.store.version})", "",
-        f"Pipeline: {pipeline.describe()}. Summary: {summary}.", "",
-        table(["#", "sentence", "check-worthy", "verdict", "confidence", "top evidence (grade, study type, source)"], rows), "",
-    ])
-    return md, {"summary": summary, "sentences": len(rows), "pipeline": pipeline.describe(), "timings_ms": result.timings_ms}
+    md = "\n".join(
+        [
+            f"# Seed article, checked against the default corpus ({pipeline.retriever.size} items, version "
+            f"{pipeline.retriever.store.version})",
+            "",
+            f"Pipeline: {pipeline.describe()}. Summary: {summary}.",
+            "",
+            table(
+                ["#", "sentence", "check-worthy", "verdict", "confidence", "top evidence (grade, study type, source)"],
+                rows,
+            ),
+            "",
+        ]
+    )
+    return md, {
+        "summary": summary,
+        "sentences": len(rows),
+        "pipeline": pipeline.describe(),
+        "timings_ms": result.timings_ms,
+    }
 
 
 # -- report -------------------------------------------------------------------------------------------------
@@ -340,22 +443,52 @@ def render(results: dict[str, Any]) -> str:
     for r in results["sets"]:
         al = r.get("abstract_level")
         cl = r["claim_level"]
-        rows.append([r["set"], f"{r['claims']}", f"{r['corpus_size']:,}", r["pipeline"]["verdict"],
-                     f"{al['precision']:.3f} / {al['recall']:.3f} / {al['f1']:.3f}" if al else "n/a",
-                     f"{cl['accuracy']:.3f}", f"{cl['macro_f1']:.3f}", _false_supported(cl), f"{r['ms_per_claim']:g}"])
-    out += [table(["set", "claims", "corpus", "verdict maker", "abstract-level label-only P / R / F1",
-                   "claim accuracy", "claim macro-F1", "false-supported claims", "ms / claim"], rows), ""]
+        rows.append(
+            [
+                r["set"],
+                f"{r['claims']}",
+                f"{r['corpus_size']:,}",
+                r["pipeline"]["verdict"],
+                f"{al['precision']:.3f} / {al['recall']:.3f} / {al['f1']:.3f}" if al else "n/a",
+                f"{cl['accuracy']:.3f}",
+                f"{cl['macro_f1']:.3f}",
+                _false_supported(cl),
+                f"{r['ms_per_claim']:g}",
+            ]
+        )
+    out += [
+        table(
+            [
+                "set",
+                "claims",
+                "corpus",
+                "verdict maker",
+                "abstract-level label-only P / R / F1",
+                "claim accuracy",
+                "claim macro-F1",
+                "false-supported claims",
+                "ms / claim",
+            ],
+            rows,
+        ),
+        "",
+    ]
     for r in results["sets"]:
         cl = r["claim_level"]
         out += [f"Confusion matrix, {r['set']} (rows gold, columns predicted):", ""]
         out += [table(["gold \\ predicted", *LABELS], [[g, *row] for g, row in zip(LABELS, cl["confusion"])]), ""]
         if r.get("false_supported_claims"):
             out += ["Called supported, gold label not:", ""]
-            out += [f"- {f['claim']} (gold {f['gold']}; driven by {f['driven_by']}, confidence {f['confidence']:.2f})"
-                    for f in r["false_supported_claims"][:20]] + [""]
+            out += [
+                f"- {f['claim']} (gold {f['gold']}; driven by {f['driven_by']}, confidence {f['confidence']:.2f})"
+                for f in r["false_supported_claims"][:20]
+            ] + [""]
     if results.get("seed"):
-        out += [f"Seed article: {results['seed']['sentences']} sentences, {results['seed']['summary']}; "
-                "the per-sentence table is in seed.md beside this file.", ""]
+        out += [
+            f"Seed article: {results['seed']['sentences']} sentences, {results['seed']['summary']}; "
+            "the per-sentence table is in seed.md beside this file.",
+            "",
+        ]
     out += [f"{results['machine']}; {results['seconds']:.0f} s.", ""]
     return "\n".join(out)
 
@@ -368,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
-    from models.embedder import load_embedder
+    from veracity.models.embedder import load_embedder
 
     cache = EmbeddingCache(load_embedder(threads=2))
     out = results_dir(args.quick)

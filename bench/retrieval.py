@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from bench import CACHE_DIR, DATASETS, EmbeddingCache, load_split_ids, machine, results_dir, spread, table, write_result
-from corpus.importers import read_scifact_corpus
-from corpus.store import EvidenceStore
-from service.retrieve import Retriever, RetrieverConfig
+from veracity.corpus.importers import read_scifact_corpus
+from veracity.corpus.store import EvidenceStore
+from veracity.service.retrieve import Retriever, RetrieverConfig
 
 log = logging.getLogger(__name__)
 SCIFACT = DATASETS / "scifact"
@@ -185,7 +185,9 @@ def run_bm25s(items: list[dict[str, Any]], queries: list[Query]) -> System:
     depth = min(DEPTH, len(ids))
     for q in queries:
         t0 = time.perf_counter()
-        docs, _ = index.retrieve(bm25s.tokenize([q.text], stopwords="en", show_progress=False), k=depth, show_progress=False)
+        docs, _ = index.retrieve(
+            bm25s.tokenize([q.text], stopwords="en", show_progress=False), k=depth, show_progress=False
+        )
         system.latency_ms.append((time.perf_counter() - t0) * 1000)
         system.rankings.append([ids[j] for j in docs[0]])
     return system
@@ -234,7 +236,12 @@ def run_dense(store: EvidenceStore, embed_s: float, queries: list[Query], vector
 
 
 def run_retriever(
-    name: str, retriever: Retriever, build_s: float, embed_s: float, queries: list[Query], vectors: np.ndarray,
+    name: str,
+    retriever: Retriever,
+    build_s: float,
+    embed_s: float,
+    queries: list[Query],
+    vectors: np.ndarray,
     timed: int | None = None,
 ) -> System:
     """Rankings from one batched call (what the bench needs), latency from one query at a time."""
@@ -258,8 +265,8 @@ def load_reranker(quiet: bool = False):  # type: ignore[no-untyped-def]
     folder = ROOT / "models" / "stance"
     if not (folder / "stance_config.json").exists() or not any(folder.glob("*.safetensors")):
         return None, "no stance model in models/stance/ yet"
-    from models.stance import StanceModel
-    from service.retrieve import stance_relevance
+    from veracity.models.stance import StanceModel
+    from veracity.service.retrieve import stance_relevance
 
     model = StanceModel.load(folder, num_threads=2)
     return stance_relevance(model), f"stance model {model.config.revision or folder.name}"
@@ -295,7 +302,7 @@ def fit_linear(retriever: Retriever, queries: list[Query], vectors: np.ndarray) 
     coefficients become RetrieverConfig.linear_weights (only their ratios matter for ranking)."""
     from sklearn.linear_model import LogisticRegression
 
-    from service.retrieve import FUSION_FEATURES
+    from veracity.service.retrieve import FUSION_FEATURES
 
     per_query = retriever.fusion_features([q.text for q in queries], vectors)
     x = np.vstack([f for _, f in per_query])
@@ -304,8 +311,10 @@ def fit_linear(retriever: Retriever, queries: list[Query], vectors: np.ndarray) 
     for c in (0.1, 1.0, 10.0):
         lr = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(x, y)
         rankings = [[ids[i] for i in np.argsort(-lr.decision_function(f), kind="stable")] for ids, f in per_query]
-        out[f"C={c:g}"] = {"weights": dict(zip(FUSION_FEATURES, np.round(lr.coef_[0], 2).tolist())),
-                           "tune_ndcg@10": metrics(rankings, queries)["ndcg@10"]}
+        out[f"C={c:g}"] = {
+            "weights": dict(zip(FUSION_FEATURES, np.round(lr.coef_[0], 2).tolist())),
+            "tune_ndcg@10": metrics(rankings, queries)["ndcg@10"],
+        }
     return out
 
 
@@ -339,16 +348,34 @@ def tune_rerank(store: EvidenceStore, queries: list[Query], vectors: np.ndarray,
 
 
 def render(results: dict[str, Any]) -> str:
-    headers = ["system", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "nDCG@10 (evidence)", "query ms p50 (min–max)",
-               "index build s"]
+    headers = [
+        "system",
+        "nDCG@10",
+        "Recall@10",
+        "Recall@100",
+        "MRR@10",
+        "nDCG@10 (evidence)",
+        "query ms p50 (min–max)",
+        "index build s",
+    ]
     rows = []
     for s in results["systems"]:
         m = s["metrics"]
         lat = s["latency_ms"]
         build = f"{s['build_s']:.1f}" + (f" + {s['embed_s']:.0f} embedding" if s["embed_s"] else "")
         name = f"**{s['name']}**" if s["name"] == results["best"] else s["name"]
-        rows.append([name, f"{m['ndcg@10']:.3f}", f"{m['recall@10']:.3f}", f"{m['recall@100']:.3f}", f"{m['mrr@10']:.3f}",
-                     f"{m['ndcg@10_evidence']:.3f}", f"{lat['median']:g} ({lat['min']:g}–{lat['max']:g})", build])
+        rows.append(
+            [
+                name,
+                f"{m['ndcg@10']:.3f}",
+                f"{m['recall@10']:.3f}",
+                f"{m['recall@100']:.3f}",
+                f"{m['mrr@10']:.3f}",
+                f"{m['ndcg@10_evidence']:.3f}",
+                f"{lat['median']:g} ({lat['min']:g}–{lat['max']:g})",
+                build,
+            ]
+        )
     m0 = results["systems"][0]["metrics"]
     out = [
         f"## Retrieval: SciFact, {m0['queries']} held-out claims ({m0['queries_with_evidence']} with evidence), "
@@ -357,7 +384,11 @@ def render(results: dict[str, Any]) -> str:
         table(headers, rows),
         "",
         f"Report claims: {results['split']}. Fusion weights tuned on the other {results['tune_claims']} claims"
-        + (f" (nDCG@10 there: {results['tune_ndcg@10']:.3f})" if results["tune_ndcg@10"] == results["tune_ndcg@10"] else "")
+        + (
+            f" (nDCG@10 there: {results['tune_ndcg@10']:.3f})"
+            if results["tune_ndcg@10"] == results["tune_ndcg@10"]
+            else ""
+        )
         + f". Query embedding (MiniLM, one claim): "
         f"{results['query_embed_ms']['median']:g} ms median, paid once per claim by every dense system. "
         f"Embedding times were measured when the vectors were first computed and are cached since. "
@@ -367,8 +398,11 @@ def render(results: dict[str, Any]) -> str:
     if results.get("rerank_note"):
         out += [f"Stance reranking: {results['rerank_note']}", ""]
     if results.get("quick"):
-        out += ["Quick run: the report claims against their cited abstracts plus 1,000 random others, so the "
-                "numbers are higher than on the whole corpus; compare rows, not runs.", ""]
+        out += [
+            "Quick run: the report claims against their cited abstracts plus 1,000 random others, so the "
+            "numbers are higher than on the whole corpus; compare rows, not runs.",
+            "",
+        ]
     out += [f"{results['machine']}; {results['seconds']:.0f} s for this benchmark.", ""]
     return "\n".join(out)
 
@@ -394,7 +428,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def run(quick: bool = False, claims_path: Path | None = None, rerank: bool = True, do_tune: bool = False) -> dict[str, Any]:
+def run(
+    quick: bool = False, claims_path: Path | None = None, rerank: bool = True, do_tune: bool = False
+) -> dict[str, Any]:
     started = time.perf_counter()
     claims_path = claims_path or SCIFACT / "claims_train.jsonl"
     corpus_path = _corpus_next_to(claims_path)
@@ -406,7 +442,7 @@ def run(quick: bool = False, claims_path: Path | None = None, rerank: bool = Tru
     report = [q for q in report if q.cited]
     items = corpus_items(corpus_path, quick_subset(claims_path) if quick else None)
 
-    from models.embedder import load_embedder
+    from veracity.models.embedder import load_embedder
 
     embedder = load_embedder(threads=2)
     cache = EmbeddingCache(embedder)
@@ -430,14 +466,33 @@ def run(quick: bool = False, claims_path: Path | None = None, rerank: bool = Tru
         run_fts5(store, store_s, report),
         run_tfidf(items, report),
         run_dense(store, statement_embed_s, report, query_vectors),
-        run_retriever("Veracity hybrid (dense + passages + FTS5, learned linear fusion)", retriever, store_s + reload_s,
-                      embed_all_s, report, query_vectors, timed=100),
-        run_retriever("Veracity hybrid, weighted RRF instead (the previous fusion)",
-                      Retriever(store, RetrieverConfig(fusion="rrf")), store_s + reload_s, embed_all_s, report,
-                      query_vectors, timed=100),
+        run_retriever(
+            "Veracity hybrid (dense + passages + FTS5, learned linear fusion)",
+            retriever,
+            store_s + reload_s,
+            embed_all_s,
+            report,
+            query_vectors,
+            timed=100,
+        ),
+        run_retriever(
+            "Veracity hybrid, weighted RRF instead (the previous fusion)",
+            Retriever(store, RetrieverConfig(fusion="rrf")),
+            store_s + reload_s,
+            embed_all_s,
+            report,
+            query_vectors,
+            timed=100,
+        ),
     ]
-    results: dict[str, Any] = {"quick": quick, "split": split, "tune_claims": len(tune_claims), "corpus_size": len(items),
-                               "config": _config_text(RetrieverConfig()), "machine": machine()}
+    results: dict[str, Any] = {
+        "quick": quick,
+        "split": split,
+        "tune_claims": len(tune_claims),
+        "corpus_size": len(items),
+        "config": _config_text(RetrieverConfig()),
+        "machine": machine(),
+    }
     if tune_claims and not quick:  # the quick corpus lacks most tuning claims' abstracts
         tune_claims = [q for q in tune_claims if q.cited]
         tune_vectors = cache.encode([q.text for q in tune_claims])
@@ -454,22 +509,37 @@ def run(quick: bool = False, claims_path: Path | None = None, rerank: bool = Tru
         if reranker is not None:
             config = RetrieverConfig(rerank=RERANK_DEPTH, rerank_weight=RERANK_WEIGHT)
             reranking = Retriever(store, config, reranker=reranker)
-            systems.append(run_retriever(f"Veracity hybrid + stance rerank (top {RERANK_DEPTH})", reranking,
-                                         store_s + reload_s, embed_all_s, report, query_vectors, timed=20))
+            systems.append(
+                run_retriever(
+                    f"Veracity hybrid + stance rerank (top {RERANK_DEPTH})",
+                    reranking,
+                    store_s + reload_s,
+                    embed_all_s,
+                    report,
+                    query_vectors,
+                    timed=20,
+                )
+            )
             results["rerank_note"] = (
                 f"{note}; relevance = 1 - P(neutral) of the top {RERANK_DEPTH} fused candidates' best passages, fused "
                 f"with the first ranking (weight {RERANK_WEIGHT}, the best of depths 10/20/30 x weights 0.5-100 on "
                 "the tuning claims). The API does not rerank: on the tuning claims no setting beat the first "
                 "ranking, since the stance model was trained to call topically close but non-committal sentences "
                 "neutral, so 1 - P(neutral) measures 'takes a side', not 'is about the claim', and a third of the "
-                "claims cite an abstract that takes no side; it costs a cross-encoder pass per candidate.")
+                "claims cite an abstract that takes no side; it costs a cross-encoder pass per candidate."
+            )
             if do_tune and tune_claims:
                 results["rerank_tuning"] = tune_rerank(store, tune_claims, tune_vectors, reranker)[:10]
     for s in systems:
         s_metrics = metrics(s.rankings, report)
         results.setdefault("systems", []).append(
-            {"name": s.name, "metrics": s_metrics, "latency_ms": spread(s.latency_ms, 2), "build_s": round(s.build_s, 2),
-             "embed_s": round(s.embed_s, 1)}
+            {
+                "name": s.name,
+                "metrics": s_metrics,
+                "latency_ms": spread(s.latency_ms, 2),
+                "build_s": round(s.build_s, 2),
+                "embed_s": round(s.embed_s, 1),
+            }
         )
     results["best"] = max(results["systems"], key=lambda s: s["metrics"]["ndcg@10"])["name"]
     veracity = [s for s in results["systems"] if s["name"].startswith("Veracity")]
@@ -501,13 +571,15 @@ def _recorded(cache: EmbeddingCache, texts: list[str]) -> float:
 
 
 def _config_text(config: RetrieverConfig) -> str:
-    from service.retrieve import FUSION_FEATURES
+    from veracity.service.retrieve import FUSION_FEATURES
 
     if config.fusion == "linear":
         weights = ", ".join(f"{n} {w:g}" for n, w in zip(FUSION_FEATURES, config.linear_weights))
         return f"candidates={config.candidates}, linear fusion weights: {weights}"
-    return (f"candidates={config.candidates}, rrf_k={config.rrf_k}, weights dense/passage/lexical = "
-            f"{config.dense_weight:g}/{config.passage_weight:g}/{config.lexical_weight:g}")
+    return (
+        f"candidates={config.candidates}, rrf_k={config.rrf_k}, weights dense/passage/lexical = "
+        f"{config.dense_weight:g}/{config.passage_weight:g}/{config.lexical_weight:g}"
+    )
 
 
 def _corpus_next_to(claims_path: Path) -> Path:

@@ -29,7 +29,7 @@ def normalise(sentence: str) -> str:
 
 
 def veracity_segmenter() -> Callable[[str], list[str]]:
-    from service.segment import segment
+    from veracity.service.segment import segment
 
     return lambda text: [s.text for s in segment(text)]
 
@@ -112,27 +112,46 @@ def run(quick: bool = False) -> dict:  # type: ignore[type-arg]
         result["sentences_per_s"] = round(speed(split, text, 2 if quick else 3))
         systems[name] = result
     categories = sorted({c["category"] for c in cases})
-    return {"cases": len(cases), "by_category_n": dict(Counter(c["category"] for c in cases)), "categories": categories,
-            "systems": systems, "machine": machine(), "quick": quick}
+    return {
+        "cases": len(cases),
+        "by_category_n": dict(Counter(c["category"] for c in cases)),
+        "categories": categories,
+        "systems": systems,
+        "machine": machine(),
+        "quick": quick,
+    }
 
 
 def render(results: dict) -> str:  # type: ignore[type-arg]
     cats = results["categories"]
-    headers = ["system", "cases exact", "sentence F1"] + [f"{c} (n={results['by_category_n'][c]})" for c in cats] + ["sentences/s"]
+    headers = (
+        ["system", "cases exact", "sentence F1"]
+        + [f"{c} (n={results['by_category_n'][c]})" for c in cats]
+        + ["sentences/s"]
+    )
     rows = []
     for name, r in results["systems"].items():
         if "error" in r:
             rows.append([name, "not installed"] + [""] * (len(headers) - 2))
             continue
-        rows.append([name, f"{r['accuracy']:.1%}", f"{r['sentence_f1']:.3f}"]
-                    + [f"{r['by_category'].get(c, 0):.0%}" for c in cats] + [f"{r['sentences_per_s']:,}"])
-    out = [f"## Segmentation: {results['cases']} hard cases (bench/data/segmentation_cases.jsonl)", "",
-           table(headers, rows), ""]
+        rows.append(
+            [name, f"{r['accuracy']:.1%}", f"{r['sentence_f1']:.3f}"]
+            + [f"{r['by_category'].get(c, 0):.0%}" for c in cats]
+            + [f"{r['sentences_per_s']:,}"]
+        )
+    out = [
+        f"## Segmentation: {results['cases']} hard cases (bench/data/segmentation_cases.jsonl)",
+        "",
+        table(headers, rows),
+        "",
+    ]
     veracity = next(iter(results["systems"].values()))
     if veracity.get("failures"):
         out += ["Veracity's failures:", ""]
-        out += [f"- `{json.dumps(f['text'], ensure_ascii=False)}` → {json.dumps(f['got'], ensure_ascii=False)}"
-                for f in veracity["failures"]]
+        out += [
+            f"- `{json.dumps(f['text'], ensure_ascii=False)}` → {json.dumps(f['got'], ensure_ascii=False)}"
+            for f in veracity["failures"]
+        ]
         out.append("")
     out += [f"Speed: the seed article repeated, on {results['machine']}.", ""]
     return "\n".join(out)

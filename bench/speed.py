@@ -34,7 +34,18 @@ from typing import Any
 
 import numpy as np
 
-from bench import CACHE_DIR, ROOT, EmbeddingCache, fmt_spread, machine, repeat_ms, results_dir, spread, table, write_result
+from bench import (
+    CACHE_DIR,
+    ROOT,
+    EmbeddingCache,
+    fmt_spread,
+    machine,
+    repeat_ms,
+    results_dir,
+    spread,
+    table,
+    write_result,
+)
 
 SEED = ROOT / "tests" / "data" / "seed_article.txt"
 
@@ -45,7 +56,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def long_document(n_sentences: int = 2000) -> str:
     """The seed article repeated and cut at ``n_sentences`` segments: real article forms, headings included."""
-    from service.segment import segment
+    from veracity.service.segment import segment
 
     seed = SEED.read_text(encoding="utf-8")
     text = seed
@@ -56,8 +67,8 @@ def long_document(n_sentences: int = 2000) -> str:
 
 
 def _pipeline(**overrides):  # type: ignore[no-untyped-def]
-    from service.pipeline import build_pipeline
-    from service.settings import Settings
+    from veracity.service.pipeline import build_pipeline
+    from veracity.service.settings import Settings
 
     return build_pipeline(Settings.from_env(**overrides))
 
@@ -91,16 +102,20 @@ def seed_warm(pipeline, repeats: int) -> dict[str, Any]:  # type: ignore[no-unty
         times.append((time.perf_counter() - t0) * 1000.0)
         for stage, ms in result.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
-    return {"ms": spread(times, 1), "p50_ms": _percentile(times, 50), "p95_ms": _percentile(times, 95),
-            "sentences": sentences,
-            "stages_ms": {k: round(float(np.median(v)), 1) for k, v in stages.items()}}
+    return {
+        "ms": spread(times, 1),
+        "p50_ms": _percentile(times, 50),
+        "p95_ms": _percentile(times, 95),
+        "sentences": sentences,
+        "stages_ms": {k: round(float(np.median(v)), 1) for k, v in stages.items()},
+    }
 
 
 _COLD = """
 import json, time
 t0 = time.perf_counter()
-from service.pipeline import build_pipeline
-from service.settings import Settings
+from veracity.service.pipeline import build_pipeline
+from veracity.service.settings import Settings
 t1 = time.perf_counter()
 p = build_pipeline(Settings.from_env())
 t2 = time.perf_counter()
@@ -115,19 +130,27 @@ def seed_cold(repeats: int) -> dict[str, Any]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VERACITY_LOG_LEVEL": "WARNING"}
     for _ in range(repeats):
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", _COLD.format(seed=str(SEED))], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD.format(seed=str(SEED))],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         walls.append((time.perf_counter() - t0) * 1000)
         parts.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {"wall_ms": spread(walls, 0),
-            **{k: round(float(np.median([p[k] for p in parts])), 0) for k in ("import_ms", "load_ms", "first_check_ms")}}
+    return {
+        "wall_ms": spread(walls, 0),
+        **{k: round(float(np.median([p[k] for p in parts])), 0) for k in ("import_ms", "load_ms", "first_check_ms")},
+    }
 
 
 # -- throughput and the model floor -------------------------------------------------------------------------
 
 
 def throughput(pipeline, repeats: int, n_sentences: int = 2000) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from service.segment import segment
+    from veracity.service.segment import segment
 
     doc = long_document(n_sentences)
     segments = segment(doc)
@@ -154,8 +177,11 @@ def throughput(pipeline, repeats: int, n_sentences: int = 2000) -> dict[str, Any
     pipeline_ms = [r * 1000 for r in runs]
     ratios = [p / f for p, f in zip(pipeline_ms, floor_ms)]
     return {
-        "sentences": len(segments), "checked_claims": len(claims), "stance_pairs": len(pairs),
-        "pipeline_ms": spread(pipeline_ms, 0), "floor_ms": spread(floor_ms, 0),
+        "sentences": len(segments),
+        "checked_claims": len(claims),
+        "stance_pairs": len(pairs),
+        "pipeline_ms": spread(pipeline_ms, 0),
+        "floor_ms": spread(floor_ms, 0),
         "sentences_per_s": spread([len(segments) / r for r in runs], 1),
         "ratio_to_floor": spread(ratios, 2),
         "stages_ms": result.timings_ms,
@@ -169,10 +195,15 @@ def server_rss(n_sentences: int = 1000) -> dict[str, Any]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VERACITY_PORT": str(port),
-           "VERACITY_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "VERACITY_PORT": str(port),
+        "VERACITY_LOG_LEVEL": "WARNING",
+    }
     exe = Path(sys.executable).with_name("veracity")
-    cmd = [str(exe), "serve"] if exe.exists() else [sys.executable, "-m", "service.cli", "serve"]
+    cmd = [str(exe), "serve"] if exe.exists() else [sys.executable, "-m", "veracity.service.cli", "serve"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}/v1"
@@ -194,8 +225,13 @@ def server_rss(n_sentences: int = 1000) -> dict[str, Any]:
             except urllib.error.HTTPError as exc:  # e.g. a body-size limit: still measured, and said
                 idle.setdefault("errors", []).append(f"{exc.code} {exc.read()[:200]!r}")
         after = _rss(proc.pid)
-        return {"idle_rss_mb": idle["VmRSS"], "peak_rss_mb": after["VmHWM"], "after_rss_mb": after["VmRSS"],
-                "errors": idle.get("errors", []), "request_sentences": n_sentences}
+        return {
+            "idle_rss_mb": idle["VmRSS"],
+            "peak_rss_mb": after["VmHWM"],
+            "after_rss_mb": after["VmRSS"],
+            "errors": idle.get("errors", []),
+            "request_sentences": n_sentences,
+        }
     finally:
         proc.terminate()
         try:
@@ -217,12 +253,10 @@ def _rss(pid: int) -> dict[str, Any]:
 
 
 def scaling(sizes: list[int], queries: int, quick: bool = False) -> list[dict[str, Any]]:
-    from bench.retrieval import SCIFACT, corpus_items, load_claims
-    from corpus.store import EvidenceStore, passages
-    from models.embedder import load_embedder
-    from service.retrieve import Retriever, RetrieverConfig
-
-    from bench.retrieval import quick_subset
+    from bench.retrieval import SCIFACT, corpus_items, load_claims, quick_subset
+    from veracity.corpus.store import EvidenceStore, passages
+    from veracity.models.embedder import load_embedder
+    from veracity.service.retrieve import Retriever, RetrieverConfig
 
     cache = EmbeddingCache(load_embedder(threads=2))
     base = corpus_items(SCIFACT / "corpus_train.csv.gz", quick_subset() if quick else None)
@@ -262,9 +296,19 @@ def scaling(sizes: list[int], queries: int, quick: bool = False) -> list[dict[st
                 t0 = time.perf_counter()
                 retriever.retrieve([claim.text], claim_vectors[qi : qi + 1], top_k=5)
                 latencies.append((time.perf_counter() - t0) * 1000)
-            rows.append({"items": size, "passages": len(retriever._passage_ids), "latency_ms": spread(latencies, 1),
-                         "p95_ms": _percentile(latencies, 95), "load_s": round(load_s, 2), "add_s": round(add_s, 1),
-                         "matrix_mb": round((retriever._matrix.vectors.nbytes + retriever._passage_vectors.nbytes) / 2**20, 1)})
+            rows.append(
+                {
+                    "items": size,
+                    "passages": len(retriever._passage_ids),
+                    "latency_ms": spread(latencies, 1),
+                    "p95_ms": _percentile(latencies, 95),
+                    "load_s": round(load_s, 2),
+                    "add_s": round(add_s, 1),
+                    "matrix_mb": round(
+                        (retriever._matrix.vectors.nbytes + retriever._passage_vectors.nbytes) / 2**20, 1
+                    ),
+                }
+            )
         store.close()
     cache.close()
     return rows
@@ -279,8 +323,9 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
     x = [r["items"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(x, [r["latency_ms"]["median"] for r in rows], "o-", label="median")
-    ax.fill_between(x, [r["latency_ms"]["min"] for r in rows], [r["latency_ms"]["max"] for r in rows], alpha=0.2,
-                    label="min–max")
+    ax.fill_between(
+        x, [r["latency_ms"]["min"] for r in rows], [r["latency_ms"]["max"] for r in rows], alpha=0.2, label="min–max"
+    )
     ax.plot(x, [r["p95_ms"] for r in rows], "s--", label="p95")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -300,36 +345,101 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
 def render(r: dict[str, Any]) -> str:
     seed, cold, tp = r["seed_warm"], r["seed_cold"], r["throughput"]
     rows = [
-        ["seed article, warm (p50 / p95)", f"{seed['p50_ms']:g} / {seed['p95_ms']:g} ms", fmt_spread(seed["ms"], " ms"),
-         f"{seed['sentences']} sentences; precision {r['pipeline'].get('precision', 'fp32')}; stages (median ms) {seed['stages_ms']}"],
-        *[[f"seed article, warm, {name}", f"{v['p50_ms']:g} / {v['p95_ms']:g} ms", fmt_spread(v["ms"], " ms"),
-           f"stages (median ms) {v['stages_ms']}"] for name, v in (r.get("seed_variants") or {}).items()],
-        ["seed article, cold start (new process)", f"{cold['wall_ms']['median']:g} ms", fmt_spread(cold["wall_ms"], " ms"),
-         f"imports {cold['import_ms']:g} ms, model and store load {cold['load_ms']:g} ms, first check {cold['first_check_ms']:g} ms"],
-        [f"{tp['sentences']:,}-sentence document", f"{tp['sentences_per_s']['median']:g} sentences/s", fmt_spread(tp["pipeline_ms"], " ms"),
-         f"{tp['checked_claims']} check-worthy claims; stages {tp['stages_ms']}"],
-        ["bare model forward, same inputs (floor)", fmt_spread(tp["floor_ms"], " ms"), "",
-         f"embedder on {tp['sentences']} sentences" + (f" + stance model on {tp['stance_pairs']} pairs" if tp["stance_pairs"] else "")],
-        ["pipeline / floor (goal ≤ 1.5×)", f"{tp['ratio_to_floor']['median']:g}×", fmt_spread(tp["ratio_to_floor"], "×"), ""],
+        [
+            "seed article, warm (p50 / p95)",
+            f"{seed['p50_ms']:g} / {seed['p95_ms']:g} ms",
+            fmt_spread(seed["ms"], " ms"),
+            f"{seed['sentences']} sentences; precision {r['pipeline'].get('precision', 'fp32')}; stages (median ms) {seed['stages_ms']}",
+        ],
+        *[
+            [
+                f"seed article, warm, {name}",
+                f"{v['p50_ms']:g} / {v['p95_ms']:g} ms",
+                fmt_spread(v["ms"], " ms"),
+                f"stages (median ms) {v['stages_ms']}",
+            ]
+            for name, v in (r.get("seed_variants") or {}).items()
+        ],
+        [
+            "seed article, cold start (new process)",
+            f"{cold['wall_ms']['median']:g} ms",
+            fmt_spread(cold["wall_ms"], " ms"),
+            f"imports {cold['import_ms']:g} ms, model and store load {cold['load_ms']:g} ms, first check {cold['first_check_ms']:g} ms",
+        ],
+        [
+            f"{tp['sentences']:,}-sentence document",
+            f"{tp['sentences_per_s']['median']:g} sentences/s",
+            fmt_spread(tp["pipeline_ms"], " ms"),
+            f"{tp['checked_claims']} check-worthy claims; stages {tp['stages_ms']}",
+        ],
+        [
+            "bare model forward, same inputs (floor)",
+            fmt_spread(tp["floor_ms"], " ms"),
+            "",
+            f"embedder on {tp['sentences']} sentences"
+            + (f" + stance model on {tp['stance_pairs']} pairs" if tp["stance_pairs"] else ""),
+        ],
+        [
+            "pipeline / floor (goal ≤ 1.5×)",
+            f"{tp['ratio_to_floor']['median']:g}×",
+            fmt_spread(tp["ratio_to_floor"], "×"),
+            "",
+        ],
     ]
     if r.get("server"):  # None when skipped
         s = r["server"]
-        rows.append(["`veracity serve` peak RSS (goal < 1 GB)", f"{s['peak_rss_mb']:g} MB", "",
-                     f"idle after start {s['idle_rss_mb']:g} MB; after the seed article and a {s['request_sentences']:,}-sentence request"
-                     + (f"; errors: {s['errors']}" if s["errors"] else "")])
+        rows.append(
+            [
+                "`veracity serve` peak RSS (goal < 1 GB)",
+                f"{s['peak_rss_mb']:g} MB",
+                "",
+                f"idle after start {s['idle_rss_mb']:g} MB; after the seed article and a {s['request_sentences']:,}-sentence request"
+                + (f"; errors: {s['errors']}" if s["errors"] else ""),
+            ]
+        )
     out = ["## Speed and memory", "", table(["measure", "value (median)", "min–max", "notes"], rows), ""]
-    out += ["Retrieval latency as the corpus grows (SciFact abstracts duplicated with jittered vectors; one claim per query):", ""]
-    out += [table(["items", "passages", "latency ms median (min–max)", "p95 ms", "vectors in memory MB", "retriever load s", "store add s"],
-                  [[f"{g['items']:,}", f"{g['passages']:,}", fmt_spread(g["latency_ms"]), f"{g['p95_ms']:g}", f"{g['matrix_mb']:g}",
-                    f"{g['load_s']:g}", f"{g['add_s']:g}"] for g in r["scaling"]]), ""]
-    out += [f"Plot: retrieval_scaling.png beside this file. Pipeline: {r['pipeline']}. {r['machine']}; {r['seconds']:.0f} s.", ""]
+    out += [
+        "Retrieval latency as the corpus grows (SciFact abstracts duplicated with jittered vectors; one claim per query):",
+        "",
+    ]
+    out += [
+        table(
+            [
+                "items",
+                "passages",
+                "latency ms median (min–max)",
+                "p95 ms",
+                "vectors in memory MB",
+                "retriever load s",
+                "store add s",
+            ],
+            [
+                [
+                    f"{g['items']:,}",
+                    f"{g['passages']:,}",
+                    fmt_spread(g["latency_ms"]),
+                    f"{g['p95_ms']:g}",
+                    f"{g['matrix_mb']:g}",
+                    f"{g['load_s']:g}",
+                    f"{g['add_s']:g}",
+                ]
+                for g in r["scaling"]
+            ],
+        ),
+        "",
+    ]
+    out += [
+        f"Plot: retrieval_scaling.png beside this file. Pipeline: {r['pipeline']}. {r['machine']}; {r['seconds']:.0f} s.",
+        "",
+    ]
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer repetitions, a 200-sentence document, corpus growth to 3k items")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repetitions, a 200-sentence document, corpus growth to 3k items"
+    )
     parser.add_argument("--no-server", action="store_true", help="skip the server memory measurement")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -341,8 +451,9 @@ def main(argv: list[str] | None = None) -> int:
         "seed_cold": lambda: seed_cold(1 if args.quick else 3),
         "throughput": lambda: throughput(pipeline, 1 if args.quick else 3, 200 if args.quick else 2000),
         "server": lambda: None if args.no_server else server_rss(100 if args.quick else 1000),
-        "scaling": lambda: scaling([1000, 3000] if args.quick else [1000, 3000, 10000, 30000, 100000],
-                                   10 if args.quick else 50, args.quick),
+        "scaling": lambda: scaling(
+            [1000, 3000] if args.quick else [1000, 3000, 10000, 30000, 100000], 10 if args.quick else 50, args.quick
+        ),
     }
     results["section_s"] = {}
     for name, fn in sections.items():

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from bench import results_dir
-from models.stance import LABELS, StanceModel, apply_min_support
-from models.stance_data import (
+from training.metrics import stance_metrics
+from training.stance_data import (
     NEUTRAL,
     StancePair,
     build_pairs,
@@ -47,16 +47,29 @@ from models.stance_data import (
     read_splits,
     write_pairs,
 )
-from models.stance_written import ANNOTATIONS_DIR, EvidenceResolver, read_challenge, read_written, to_pairs
-from models.train_stance import stance_metrics
+from training.stance_written import ANNOTATIONS_DIR, EvidenceResolver, read_challenge, read_written, to_pairs
+from veracity.models.stance import LABELS, StanceModel, apply_min_support
 
 log = logging.getLogger("bench.stance")
 
 _LABEL_WORDS = {
-    "supports": 0, "support": 0, "supported": 0, "entailment": 0, "true": 0,
-    "contradicts": 1, "contradict": 1, "contradicted": 1, "refutes": 1, "refuted": 1,
-    "contradiction": 1, "false": 1,
-    "neutral": 2, "nei": 2, "not_enough_info": 2, "unsupported": 2, "not enough info": 2,
+    "supports": 0,
+    "support": 0,
+    "supported": 0,
+    "entailment": 0,
+    "true": 0,
+    "contradicts": 1,
+    "contradict": 1,
+    "contradicted": 1,
+    "refutes": 1,
+    "refuted": 1,
+    "contradiction": 1,
+    "false": 1,
+    "neutral": 2,
+    "nei": 2,
+    "not_enough_info": 2,
+    "unsupported": 2,
+    "not enough info": 2,
 }
 
 
@@ -90,20 +103,29 @@ def external_pairs(path: Path, corpus: Path | None) -> list[StancePair]:
         lab = _LABEL_WORDS.get(str(r["label"]).strip().lower())
         if lab is None:
             raise SystemExit(f"{path}:{i + 1}: unknown label {r['label']!r}")
-        out.append(StancePair(r["claim"], r["evidence"], lab, r.get("source", "external"),
-                              str(r.get("group", i)), claim_id=str(r.get("id", i))))
+        out.append(
+            StancePair(
+                r["claim"],
+                r["evidence"],
+                lab,
+                r.get("source", "external"),
+                str(r.get("group", i)),
+                claim_id=str(r.get("id", i)),
+            )
+        )
     return out
 
 
 def _read_corpus(path: Path) -> dict[int, list[str]]:
-    from models.stance_data import _abstract_sentences
+    from training.stance_data import _abstract_sentences
 
     if path.suffix == ".gz" and path.name.endswith(".csv.gz") or path.suffix == ".csv":
         csv.field_size_limit(10**9)
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
-            return {int(r["doc_id"]): [s.strip() for s in _abstract_sentences(r["abstract"])]
-                    for r in csv.DictReader(fh)}
+            return {
+                int(r["doc_id"]): [s.strip() for s in _abstract_sentences(r["abstract"])] for r in csv.DictReader(fh)
+            }
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
         return {int(r["doc_id"]): [s.strip() for s in r["abstract"]] for r in map(json.loads, fh)}
@@ -131,8 +153,17 @@ def _scifact_external(rows: list[dict[str, Any]], corpus: dict[int, list[str]]) 
                 continue
             sims = embedder.encode(list(sents)) @ embedder.encode([r["claim"]])[0]
             for j in np.argsort(-sims)[:2]:
-                out.append(StancePair(r["claim"], sents[j], NEUTRAL, "scifact", f"scifact:{r['id']}",
-                                      "nei_cited", f"scifact:{r['id']}"))
+                out.append(
+                    StancePair(
+                        r["claim"],
+                        sents[j],
+                        NEUTRAL,
+                        "scifact",
+                        f"scifact:{r['id']}",
+                        "nei_cited",
+                        f"scifact:{r['id']}",
+                    )
+                )
     return out
 
 
@@ -155,9 +186,12 @@ def by_kind(pairs: Sequence[StancePair], y: np.ndarray, probs: np.ndarray) -> di
     out: dict[str, Any] = {}
     for kind in sorted({p.kind for p in pairs}):
         m = np.array([p.kind == kind for p in pairs])
-        out[kind] = {"n": int(m.sum()), "accuracy": float((pred[m] == y[m]).mean()),
-                     "macro_f1": stance_metrics(y[m], probs[m])["macro_f1"],
-                     "false_supported": float(((pred[m] == 0) & (y[m] != 0)).sum() / max(1, (y[m] != 0).sum()))}
+        out[kind] = {
+            "n": int(m.sum()),
+            "accuracy": float((pred[m] == y[m]).mean()),
+            "macro_f1": stance_metrics(y[m], probs[m])["macro_f1"],
+            "false_supported": float(((pred[m] == 0) & (y[m] != 0)).sum() / max(1, (y[m] != 0).sum())),
+        }
     return out
 
 
@@ -234,7 +268,7 @@ def bootstrap_macro_f1(y: np.ndarray, probs: np.ndarray, n: int = 500, seed: int
             if not (y[i] == k).any():
                 continue
             tp = ((pred[i] == k) & (y[i] == k)).sum()
-            denom = (2 * tp + ((pred[i] == k) & (y[i] != k)).sum() + ((pred[i] != k) & (y[i] == k)).sum())
+            denom = 2 * tp + ((pred[i] == k) & (y[i] != k)).sum() + ((pred[i] != k) & (y[i] == k)).sum()
             f1s.append(2 * tp / denom if denom else 0.0)
         vals.append(np.mean(f1s))
     lo, hi = np.percentile(vals, [2.5, 97.5])
@@ -271,8 +305,10 @@ def reliability_png(path: Path, y: np.ndarray, results: dict[str, np.ndarray], n
 
 
 def markdown_table(report: dict[str, Any]) -> str:
-    head = ("| method | macro-F1 [95% CI] | F1 sup | F1 con | F1 neu | false-supported | ECE | CPU pairs/s |\n"
-            "|---|---|---:|---:|---:|---:|---:|---:|")
+    head = (
+        "| method | macro-F1 [95% CI] | F1 sup | F1 con | F1 neu | false-supported | ECE | CPU pairs/s |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|"
+    )
     lines = [head]
     for name, r in report["methods"].items():
         m = r["all"]
@@ -284,8 +320,11 @@ def markdown_table(report: dict[str, Any]) -> str:
         )
     sources = sorted({s for r in report["methods"].values() for s in r if s not in _NOT_SOURCES})
     if sources:
-        lines += ["", "| method | " + " | ".join(f"{s} macro-F1 (n)" for s in sources) + " |",
-                  "|---|" + "---:|" * len(sources)]
+        lines += [
+            "",
+            "| method | " + " | ".join(f"{s} macro-F1 (n)" for s in sources) + " |",
+            "|---|" + "---:|" * len(sources),
+        ]
         for name, r in report["methods"].items():
             cells = [f"{r[s]['macro_f1']:.3f} ({r[s]['n']})" if s in r else "-" for s in sources]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -305,11 +344,18 @@ def per_source(pairs: Sequence[StancePair], y: np.ndarray, probs: np.ndarray) ->
 
 def set_table(name: str, rows: dict[str, Any], phenomena: bool = False) -> str:
     """One evaluation set: macro-F1 [CI] and false-supported per method; per phenomenon for the challenge set."""
-    lines = [f"### {name}", "", "| method | n | macro-F1 [95% CI] | F1 con | false-supported |", "|---|---:|---|---:|---:|"]
+    lines = [
+        f"### {name}",
+        "",
+        "| method | n | macro-F1 [95% CI] | F1 con | false-supported |",
+        "|---|---:|---|---:|---:|",
+    ]
     for method, r in rows.items():
         m, (lo, hi) = r["all"], r["macro_f1_ci95"]
-        lines.append(f"| {method} | {m['n']} | {m['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}] | "
-                     f"{m['f1']['contradicts']:.3f} | {m['false_supported']:.3f} |")
+        lines.append(
+            f"| {method} | {m['n']} | {m['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}] | "
+            f"{m['f1']['contradicts']:.3f} | {m['false_supported']:.3f} |"
+        )
     if phenomena:
         kinds = sorted({k for r in rows.values() for k in r.get("by_kind", {})})
         lines += ["", "| method | " + " | ".join(f"{k} acc" for k in kinds) + " |", "|---|" + "---:|" * len(kinds)]
@@ -335,10 +381,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--data", type=Path, help="external evaluation file (see module docstring)")
     ap.add_argument("--corpus", type=Path, help="SciFact corpus for --data in SciFact claims format")
     ap.add_argument("--quick", action="store_true", help="subsample to about a minute")
-    ap.add_argument("--out", type=Path, default=None, help="results folder (default bench/results, or bench/results/quick)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="results folder (default bench/results, or bench/results/quick)"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--compare", action="append", default=[], metavar="NAME=FOLDER",
-                    help="also score another stance model folder on every set (repeatable)")
+    ap.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="also score another stance model folder on every set (repeatable)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     rng = random.Random(args.seed)
@@ -396,8 +449,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "quick": args.quick,
         "labels": list(LABELS),
         "similarity_threshold": t_sim,
-        "stance_model": {"path": str(args.model), "temperature": model.config.temperature,
-                         "precision": model.precision, "min_support": cut},
+        "stance_model": {
+            "path": str(args.model),
+            "temperature": model.config.temperature,
+            "precision": model.precision,
+            "min_support": cut,
+        },
         "methods": {},
     }
     for name, p in probs.items():
@@ -421,12 +478,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for name, other in others.items():
             set_probs[name] = other.predict(sp)
             set_probs[f"{name}, supports at P>={other.config.min_support:g}"] = apply_min_support(
-                set_probs[name], other.config.min_support)
+                set_probs[name], other.config.min_support
+            )
         set_probs["tfidf_lr"] = tfidf.predict_proba(extra)
         set_probs["similarity"] = similarity_probs(cosine(embedder, extra), t_sim, sim_lr)
         report["sets"]["written_" + set_name if set_name == "validation" else set_name] = {
-            name: {**per_source(extra, ys, p), "macro_f1_ci95": bootstrap_macro_f1(ys, p),
-                   "by_kind": by_kind(extra, ys, p)}
+            name: {
+                **per_source(extra, ys, p),
+                "macro_f1_ci95": bootstrap_macro_f1(ys, p),
+                "by_kind": by_kind(extra, ys, p),
+            }
             for name, p in set_probs.items()
         }
     args.out = args.out or results_dir(args.quick)
@@ -436,8 +497,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     (args.out / f"stance{suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
     table = markdown_table(report)
     for set_name, rows in report["sets"].items():
-        title = {"written_validation": "Written pairs, validation split (claims about evidence sources never trained on)",
-                 "challenge": "Challenge set (minimal pairs, never trained on), accuracy per phenomenon"}[set_name]
+        title = {
+            "written_validation": "Written pairs, validation split (claims about evidence sources never trained on)",
+            "challenge": "Challenge set (minimal pairs, never trained on), accuracy per phenomenon",
+        }[set_name]
         table += "\n\n" + set_table(title, rows, phenomena=True)
     (args.out / f"stance{suffix}.md").write_text(
         f"# Stance benchmark\n\nData: {report['data']}; {len(evaluation)} pairs; baselines trained on "

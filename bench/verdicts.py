@@ -38,14 +38,17 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def sets(quick: bool, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
     """(claim, expected label) per set."""
-    from models.stance_written import corpus_statements
+    from training.stance_written import corpus_statements
 
     items = corpus_statements()
     graded = [it for it in items.values() if it["grade"] in ("high", "moderate", "low")]
     out = {
         "corpus_statements": [(it["statement"], "supported") for it in graded],
-        "corpus_negations": [(r["claim"], "contradicted") for r in _jsonl(DATA / "corpus_negations.jsonl")
-                             if items.get(r["id"], {}).get("grade") in ("high", "moderate", "low")],
+        "corpus_negations": [
+            (r["claim"], "contradicted")
+            for r in _jsonl(DATA / "corpus_negations.jsonl")
+            if items.get(r["id"], {}).get("grade") in ("high", "moderate", "low")
+        ],
         "off_topic": [(r["text"], "unsupported") for r in _jsonl(DATA / "off_topic.jsonl")],
         "health_claims": [(r["claim"], r["label"]) for r in _jsonl(DATA / "health_claims.jsonl")],
     }
@@ -73,10 +76,18 @@ def score(name: str, rows: list[tuple[str, str]], found: list[Any]) -> dict[str,
     else:
         expected = rows[0][1] if rows else "supported"
         out["as_expected"] = round(sum(v.label == gold for (_, gold), v in zip(rows, found)) / max(1, len(rows)), 4)
-        out["misses"] = [{"claim": c, "label": v.label, "reason": v.reason}
-                         for (c, gold), v in zip(rows, found) if v.label != gold][:15]
+        out["misses"] = [
+            {"claim": c, "label": v.label, "reason": v.reason} for (c, gold), v in zip(rows, found) if v.label != gold
+        ][:15]
         out["expected"] = expected
     return out
+
+
+def _cell(name: str, x: dict[str, Any]) -> str:
+    if name == "health_claims":
+        return f"true supported {x['true_supported']}, myths supported {x['myths_supported']}"
+    labels = ", ".join(f"{k} {v}" for k, v in sorted(x["labels"].items()))
+    return f"{x['as_expected']:.1%} as expected; {labels}"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -85,8 +96,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from service.pipeline import build_pipeline
-    from service.settings import Settings
+    from veracity.service.pipeline import build_pipeline
+    from veracity.service.settings import Settings
 
     settings = Settings()
     shipped = build_pipeline(settings)
@@ -98,20 +109,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "shipped": score(name, rows, verdicts(shipped, claims)),
             "without relevance (baseline)": score(name, rows, verdicts(baseline, claims)),
         }
-        log.info("%s: %s", name, json.dumps({k: v.get("as_expected", v.get("true_supported")) for k, v in report["sets"][name].items()}))
+        log.info(
+            "%s: %s",
+            name,
+            json.dumps({k: v.get("as_expected", v.get("true_supported")) for k, v in report["sets"][name].items()}),
+        )
     out = args.out or results_dir(args.quick)
     out.mkdir(parents=True, exist_ok=True)
     (out / "verdicts.json").write_text(json.dumps(report, indent=1) + "\n")
-    lines = ["# Verdict sanity checks", "", "Each claim checked alone through `Pipeline.check_many` on the bundled corpus.", "",
-             "| set | n | expected | shipped | without relevance (baseline) |", "|---|---:|---|---|---|"]
+    lines = [
+        "# Verdict sanity checks",
+        "",
+        "Each claim checked alone through `Pipeline.check_many` on the bundled corpus.",
+        "",
+        "| set | n | expected | shipped | without relevance (baseline) |",
+        "|---|---:|---|---|---|",
+    ]
     for name, r in report["sets"].items():
         s, b = r["shipped"], r["without relevance (baseline)"]
-        if name == "health_claims":
-            cell = lambda x: f"true supported {x['true_supported']}, myths supported {x['myths_supported']}"  # noqa: E731
-            lines.append(f"| {name} | {s['n']} | true supported, myths not | {cell(s)} | {cell(b)} |")
-        else:
-            cell = lambda x: f"{x['as_expected']:.1%} as expected; " + ", ".join(f"{k} {v}" for k, v in sorted(x['labels'].items()))  # noqa: E731
-            lines.append(f"| {name} | {s['n']} | {s['expected']} | {cell(s)} | {cell(b)} |")
+        expected = "true supported, myths not" if name == "health_claims" else s["expected"]
+        lines.append(f"| {name} | {s['n']} | {expected} | {_cell(name, s)} | {_cell(name, b)} |")
     (out / "verdicts.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return report

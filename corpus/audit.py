@@ -6,12 +6,13 @@ twice towards a verdict and make a claim look better supported than it is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from corpus.schema import GRADES, validate_item
+from veracity.corpus.schema import GRADES, validate_item
 
 NEAR_DUPLICATE_COSINE = 0.95
 
@@ -29,8 +30,9 @@ class AuditReport:
         return not self.failures and not self.near_duplicates
 
 
-def audit_items(items: Iterable[dict[str, Any]], vectors: np.ndarray | None = None,
-                threshold: float = NEAR_DUPLICATE_COSINE) -> AuditReport:
+def audit_items(
+    items: Iterable[dict[str, Any]], vectors: np.ndarray | None = None, threshold: float = NEAR_DUPLICATE_COSINE
+) -> AuditReport:
     """Check ``items`` (with their unit-length ``vectors`` in the same order, if given)."""
     items = list(items)
     report = AuditReport(items=len(items))

@@ -8,14 +8,13 @@ files say.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from corpus.importers import read_items
-from corpus.store import EmbedFn, EvidenceStore
+from veracity.corpus.importers import read_items
+from veracity.corpus.store import EmbedFn, EvidenceStore
 
 DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_DB = Path(__file__).parent / "corpus.db"
 
 
 def data_files(data_dir: Path = DATA_DIR) -> list[Path]:

@@ -7,16 +7,17 @@ transaction or not at all.
 from __future__ import annotations
 
 import csv
-import hashlib
 import gzip
+import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from corpus.schema import normalise, validate_item
+from veracity.corpus.schema import normalise, validate_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ def read_items(path: Path) -> list[dict[str, Any]]:
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     for number, record in _records(path):
-        if isinstance(record, Exception):
+        if isinstance(record, json.JSONDecodeError):
             errors.append(RowError(number, f"invalid JSON ({record.msg} at column {record.colno})"))
             continue
         problems = validate_item(record)

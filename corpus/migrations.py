@@ -5,13 +5,14 @@ A copy of the database anywhere replays to the current schema; nothing is change
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC
 
 import sqlite_utils
 
 
 def m001_evidence(db: sqlite_utils.Database) -> None:
-    db["evidence"].create(
+    db.table("evidence").create(
         {
             "id": str,
             "statement": str,
@@ -33,21 +34,21 @@ def m001_evidence(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"statement", "grade", "study_type"},
     )
-    db["evidence"].enable_fts(["statement", "source_title", "topic"], create_triggers=True, tokenize="porter")
-    db["evidence"].create_index(["topic"])
-    db["evidence"].create_index(["grade"])
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("evidence").enable_fts(["statement", "source_title", "topic"], create_triggers=True, tokenize="porter")
+    db.table("evidence").create_index(["topic"])
+    db.table("evidence").create_index(["grade"])
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 def m002_passages(db: sqlite_utils.Database) -> None:
     """Sentence windows of long statements, each with its own vector: a claim usually restates one finding,
     which a single vector for a whole abstract blurs. Written by ``EvidenceStore.add`` with the item."""
-    db["passages"].create(
+    db.table("passages").create(
         {"id": str, "evidence_id": str, "n": int, "text": str, "embedding": bytes, "embedding_model": str},
         pk="id",
         not_null={"evidence_id", "text"},
     )
-    db["passages"].create_index(["evidence_id"])
+    db.table("passages").create_index(["evidence_id"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence, m002_passages]
@@ -55,20 +56,20 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence, m002
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations in order; return the names applied."""
-    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
-    done = {row["name"] for row in db["_migrations"].rows}
+    db.table("_migrations").create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    done = {row["name"] for row in db.table("_migrations").rows}
     applied = []
     for migration in MIGRATIONS:
         if migration.__name__ in done:
             continue
         with db.conn:
             migration(db)
-            db["_migrations"].insert({"name": migration.__name__, "applied_at": _now()})
+            db.table("_migrations").insert({"name": migration.__name__, "applied_at": _now()})
         applied.append(migration.__name__)
     return applied
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -85,7 +85,7 @@ def validate_item(item: Any) -> list[str]:
 
 def normalise(item: dict[str, Any]) -> dict[str, Any]:
     """The row as stored: every field present, year an int, tags a list."""
-    row = {field: item.get(field) for field in FIELDS}
+    row: dict[str, Any] = {field: item.get(field) for field in FIELDS}
     row["id"] = str(row["id"])
     row["year"] = int(row["year"])
     row["pmid"] = str(row["pmid"]) if row["pmid"] else None

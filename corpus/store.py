@@ -13,16 +13,17 @@ import re
 import sqlite3
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import sqlite_utils
 
-from corpus.migrations import migrate
-from corpus.schema import FIELDS
+from veracity.corpus.migrations import migrate
+from veracity.corpus.schema import FIELDS
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 EVIDENCE_COLUMNS = FIELDS + ("added", "embedding_model")
@@ -117,7 +118,7 @@ class EvidenceStore:
                 raise DuplicateIdError(
                     f"{len(existing)} id(s) already in the corpus ({shown}); use --replace to overwrite them"
                 )
-        added = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        added = datetime.now(UTC).isoformat(timespec="seconds")
         rows: list[dict[str, Any]] = []
         passage_rows: list[tuple[Any, ...]] = []
         for start in range(0, len(items), batch_size):
@@ -248,7 +249,9 @@ class EvidenceStore:
         ids: list[str] = []
         blobs: list[bytes] = []
         models: set[str] = set()
-        for item_id, blob, model in self.db.execute("SELECT id, embedding, embedding_model FROM evidence ORDER BY rowid"):
+        for item_id, blob, model in self.db.execute(
+            "SELECT id, embedding, embedding_model FROM evidence ORDER BY rowid"
+        ):
             ids.append(item_id)
             blobs.append(blob)
             models.add(model)

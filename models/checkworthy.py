@@ -8,7 +8,7 @@ debate transcripts, the bulk of the training data, contain no headings or outlin
 these cues let a few hundred article examples teach those forms.
 
 The weights are plain float32 arrays in ``model.safetensors`` plus ``config.json``: loading executes no
-code (no pickle) and needs neither scikit-learn nor torch. ``models/train_checkworthy.py`` writes them.
+code (no pickle) and needs neither scikit-learn nor torch. ``training/train_checkworthy.py`` writes them.
 This module must not import ``service`` (arrows point from service to models), so the surface rules
 of ``service.checkworthy.rule_checkworthiness`` are re-implemented here as ``rule_score``.
 """
@@ -42,9 +42,7 @@ EXTRA_IMPERATIVE_VERBS = frozenset(
     """address always book buy conclude consult don't dont emphasize emphasise illustrate include introduce
     never reach seek schedule speak stay write""".split()
 )
-_GREETING = re.compile(
-    r"^(hi|hello|hey|welcome|thanks|thank you|dear|cheers|good (morning|afternoon|evening))\b", re.I
-)
+_GREETING = re.compile(r"^(hi|hello|hey|welcome|thanks|thank you|dear|cheers|good (morning|afternoon|evening))\b", re.I)
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 _QUESTION = re.compile(r"\?[\"'”’)\]]*$")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
@@ -197,14 +195,14 @@ class CheckworthyModel:
         if not config_file.is_file() or not weights_file.is_file():
             raise FileNotFoundError(
                 f"No check-worthiness model in {path} (need config.json and model.safetensors); "
-                "run `python -m models.train_checkworthy` to fit one."
+                "run `python -m training.train_checkworthy` to fit one."
             )
         config = json.loads(config_file.read_text(encoding="utf-8"))
         names = tuple(config["surface_features"])
         if names != SURFACE_FEATURE_NAMES:
             raise ValueError(
                 f"{path} was trained with surface features {names}, but this code computes "
-                f"{SURFACE_FEATURE_NAMES}; retrain with `python -m models.train_checkworthy`."
+                f"{SURFACE_FEATURE_NAMES}; retrain with `python -m training.train_checkworthy`."
             )
         if config["embedding_model"] != EMBEDDING_MODEL:
             raise ValueError(f"{path} expects {config['embedding_model']} embeddings, not {EMBEDDING_MODEL}.")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.precision import autocast, resolve
+from veracity.models.precision import autocast, resolve
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSIONS = 384

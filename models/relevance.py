@@ -8,7 +8,7 @@ as *not covered by the corpus*.
 
 The score is a logistic regression over a handful of features that need no extra model pass: the retrieval cosine
 (already computed), and how much of the claim's content vocabulary the evidence shares. It is fitted by
-``models/train_relevance.py`` on on-topic pairs (the team-written stance pairs and the public datasets' gold pairs)
+``training/train_relevance.py`` on on-topic pairs (the team-written stance pairs and the public datasets' gold pairs)
 against off-topic sentences (general-knowledge claims and everyday NLI sentences) paired with the items the
 retriever returns for them; its coefficients live in ``models/relevance/relevance.json``.
 """
@@ -65,7 +65,7 @@ class RelevanceModel:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FileNotFoundError(
-                f"No relevance model at {path}; train one with `python -m models.train_relevance` "
+                f"No relevance model at {path}; train one with `python -m training.train_relevance` "
                 "or point VERACITY_RELEVANCE_MODEL at its folder."
             ) from None
         if list(data["features"]) != list(FEATURES):

@@ -1,6 +1,6 @@
 """Load the stance cross-encoder and score (claim, evidence) pairs.
 
-The model is MiniLM (its first 4 layers, distilled) with a 3-way head trained by ``models/train_stance.py``;
+The model is MiniLM (its first 4 layers, distilled) with a 3-way head trained by ``training/train_stance.py``;
 its folder holds fp16 safetensors, the tokenizer and ``stance_config.json`` (label order, max length, the
 temperature fitted on the dev split). ``predict`` returns temperature-scaled softmax probabilities in the order of ``LABELS``.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.precision import autocast, resolve
+from veracity.models.precision import autocast, resolve
 
 LABELS: tuple[str, str, str] = ("supports", "contradicts", "neutral")
 DEFAULT_DIR = Path(__file__).resolve().parent / "stance"
@@ -33,7 +33,7 @@ class StanceConfig:
     temperature: float = 1.0
     batch_size: int = 32
     revision: str = ""
-    # P(supports) below this does not count as support: set on the dev split by `python -m models.train_stance
+    # P(supports) below this does not count as support: set on the dev split by `python -m training.train_stance
     # calibrate` so that dev false-supported stays within 3%; a wrong "supports" is the costliest error.
     min_support: float = 0.5
 
@@ -120,7 +120,11 @@ class StanceModel:
 
     @classmethod
     def load(
-        cls, path: str | Path = DEFAULT_DIR, device: str = "cpu", num_threads: int | None = None, precision: str = "auto"
+        cls,
+        path: str | Path = DEFAULT_DIR,
+        device: str = "cpu",
+        num_threads: int | None = None,
+        precision: str = "auto",
     ) -> StanceModel:
         """Offline load from a folder (no hub access). fp16 weights are upcast to fp32 on CPU, where fp16
         matmuls are slow; ``precision`` (see models/precision.py) picks bf16 autocast where the CPU has it."""
@@ -130,9 +134,7 @@ class StanceModel:
         if device == "cpu":
             torch.set_num_threads(num_threads or default_threads())
         dtype = torch.float32 if device == "cpu" else torch.float16
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(path), local_files_only=True, dtype=dtype
-        )
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True, dtype=dtype)
         model.to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         return cls(model, tokenizer, StanceConfig.read(path), device, precision)

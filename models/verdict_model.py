@@ -3,7 +3,7 @@
 The stance model judges one (claim, evidence) pair at a time; a claim's verdict has to weigh several
 pieces of evidence of varying relevance and certainty. ``claim_features`` summarises the top-k evidence in a
 fixed-length vector, and ``VerdictModel`` wraps a calibrated scikit-learn classifier fitted on held-out claims
-by ``models/train_verdict.py``, saved with skops (no pickle, explicit trusted types).
+by ``training/train_verdict.py``, saved with skops (no pickle, explicit trusted types).
 """
 
 from __future__ import annotations

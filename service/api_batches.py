@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
-from service.api_v1 import add_cors_headers
-from service.batch import FINISHED, ResultsStore, Source, text_key
-from service.batch_worker import WorkerSupervisor
-from service.errors import VeracityError
-from service.fetch import url_problem
+from veracity.service.api_v1 import add_cors_headers
+from veracity.service.batch import FINISHED, ResultsStore, Source, text_key
+from veracity.service.batch_worker import WorkerSupervisor
+from veracity.service.errors import VeracityError
+from veracity.service.fetch import url_problem
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 RESULTS_PAGE_MAX = 500
@@ -60,7 +60,9 @@ def _sources(payload: dict[str, Any]) -> list[Source]:
         else:
             for i, d in enumerate(value):
                 if not isinstance(d, dict):
-                    raise _bad("invalid_batch", f'documents[{i}] must be an object with "url", or "text" and an optional "id".')
+                    raise _bad(
+                        "invalid_batch", f'documents[{i}] must be an object with "url", or "text" and an optional "id".'
+                    )
                 items.append({**d, "_where": f"documents[{i}]"})
     if not items:
         raise _bad(
@@ -69,7 +71,9 @@ def _sources(payload: dict[str, Any]) -> list[Source]:
         )
     if len(items) > settings.batch_max_documents:
         raise VeracityError(
-            "batch_too_large", f"The batch has {len(items)} documents; the limit is {settings.batch_max_documents}. Split it into several batches.", 413
+            "batch_too_large",
+            f"The batch has {len(items)} documents; the limit is {settings.batch_max_documents}. Split it into several batches.",
+            413,
         )
     sources: list[Source] = []
     seen: set[str] = set()
@@ -103,7 +107,9 @@ def _sources(payload: dict[str, Any]) -> list[Source]:
 @bp.post("")
 def create():
     if request.mimetype != "application/json":
-        raise VeracityError("unsupported_media_type", 'Send application/json, e.g. {"urls": ["https://example.org/a"]}.', 415)
+        raise VeracityError(
+            "unsupported_media_type", 'Send application/json, e.g. {"urls": ["https://example.org/a"]}.', 415
+        )
     try:
         payload = json.loads(request.get_data(cache=True).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -132,7 +138,9 @@ def _links(job: str) -> dict[str, Any]:
 def _job_or_404(store: ResultsStore, job: str) -> dict[str, Any]:
     row = store.job(job)
     if row is None or row["origin"] != "api":
-        raise VeracityError("batch_not_found", f"No batch job {job!r}; POST /v1/batches returns the id of a new job.", 404)
+        raise VeracityError(
+            "batch_not_found", f"No batch job {job!r}; POST /v1/batches returns the id of a new job.", 404
+        )
     return row
 
 
@@ -151,10 +159,17 @@ def status(job: str):
             "created_at": row["created_at"],
             "started_at": row["started_at"],
             "finished_at": row["finished_at"],
-            "progress": {"total": progress["total"], "done": done, "pending": progress["pending"],
-                         "fraction": round(done / progress["total"], 4) if progress["total"] else 1.0},
+            "progress": {
+                "total": progress["total"],
+                "done": done,
+                "pending": progress["pending"],
+                "fraction": round(done / progress["total"], 4) if progress["total"] else 1.0,
+            },
             "documents": {s: progress[s] for s in FINISHED},
-            "sentences": {k: progress[k] for k in ("sentences", "checkworthy", "supported", "contradicted", "unsupported", "not_checkworthy")},
+            "sentences": {
+                k: progress[k]
+                for k in ("sentences", "checkworthy", "supported", "contradicted", "unsupported", "not_checkworthy")
+            },
             **_links(job),
         }
     )
@@ -183,5 +198,7 @@ def results(job: str):
     more = len(docs) == limit or row["status"] in ("queued", "running")
     response.headers["X-Job-Status"] = row["status"]
     if more:
-        response.headers["Link"] = f'<{url_for("batches.results", job=job, cursor=next_cursor, limit=limit)}>; rel="next"'
+        response.headers["Link"] = (
+            f'<{url_for("batches.results", job=job, cursor=next_cursor, limit=limit)}>; rel="next"'
+        )
     return response

@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from corpus.schema import normalise, validate_item
-from corpus.store import DuplicateIdError
-from service.errors import VeracityError
-from service.pipeline import CheckResult, Pipeline, TooManySentences
-from service.verdict import ScoredEvidence, Verdict
+from veracity.corpus.schema import normalise, validate_item
+from veracity.corpus.store import DuplicateIdError
+from veracity.service.errors import VeracityError
+from veracity.service.pipeline import CheckResult, Pipeline, TooManySentences
+from veracity.service.verdict import ScoredEvidence, Verdict
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -51,7 +51,9 @@ def _request_text() -> tuple[str, dict[str, Any]]:
         body = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise VeracityError(
-            "invalid_encoding", f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.", 400
+            "invalid_encoding",
+            f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.",
+            400,
         ) from None
     options: dict[str, Any] = {}
     if mimetype == "application/json":
@@ -62,7 +64,9 @@ def _request_text() -> tuple[str, dict[str, Any]]:
                 "invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400
             ) from None
         if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
-            raise VeracityError("missing_text", 'Send a JSON object with a string field "text", e.g. {"text": "..."}.', 400)
+            raise VeracityError(
+                "missing_text", 'Send a JSON object with a string field "text", e.g. {"text": "..."}.', 400
+            )
         check_all = payload.get("check_all", False)
         if not isinstance(check_all, bool):
             raise VeracityError("invalid_option", '"check_all" must be true or false.', 400)
@@ -105,22 +109,42 @@ def _verify_items(payload: Any) -> list[tuple[str, list[str]]]:
     if not items:
         raise VeracityError("missing_claim", f"The list is empty; send {example} or a list of such objects.", 400)
     if len(items) > MAX_VERIFY_ITEMS:
-        raise VeracityError("too_many_items", f"{len(items)} claims in one request; the limit is {MAX_VERIFY_ITEMS}.", 413)
+        raise VeracityError(
+            "too_many_items", f"{len(items)} claims in one request; the limit is {MAX_VERIFY_ITEMS}.", 413
+        )
     out = []
     for n, item in enumerate(items):
         where = f"item {n}: " if isinstance(payload, list) else ""
         if not isinstance(item, dict) or not isinstance(item.get("claim"), str) or not item["claim"].strip():
-            raise VeracityError("missing_claim", f"{where}send an object with a non-empty string \"claim\", e.g. {example}.", 400)
+            raise VeracityError(
+                "missing_claim", f'{where}send an object with a non-empty string "claim", e.g. {example}.', 400
+            )
         evidence = item.get("evidence")
         if isinstance(evidence, str):
             evidence = [evidence]
-        if not isinstance(evidence, list) or not evidence or not all(isinstance(e, str) and e.strip() for e in evidence):
-            raise VeracityError("invalid_evidence", f"{where}\"evidence\" must be a non-empty list of non-empty strings, e.g. {example}.", 400)
+        if (
+            not isinstance(evidence, list)
+            or not evidence
+            or not all(isinstance(e, str) and e.strip() for e in evidence)
+        ):
+            raise VeracityError(
+                "invalid_evidence",
+                f'{where}"evidence" must be a non-empty list of non-empty strings, e.g. {example}.',
+                400,
+            )
         if len(evidence) > MAX_VERIFY_EVIDENCE:
-            raise VeracityError("too_many_evidence", f"{where}{len(evidence)} evidence texts; the limit is {MAX_VERIFY_EVIDENCE} per claim.", 413)
+            raise VeracityError(
+                "too_many_evidence",
+                f"{where}{len(evidence)} evidence texts; the limit is {MAX_VERIFY_EVIDENCE} per claim.",
+                413,
+            )
         too_long = [len(t) for t in [item["claim"], *evidence] if len(t) > MAX_VERIFY_CHARS]
         if too_long:
-            raise VeracityError("text_too_long", f"{where}a text of {too_long[0]} characters; the limit is {MAX_VERIFY_CHARS} (the model reads about 100 words of each).", 413)
+            raise VeracityError(
+                "text_too_long",
+                f"{where}a text of {too_long[0]} characters; the limit is {MAX_VERIFY_CHARS} (the model reads about 100 words of each).",
+                413,
+            )
         out.append((item["claim"].strip(), [e.strip() for e in evidence]))
     return out
 
@@ -129,13 +153,21 @@ def _verify_items(payload: Any) -> list[tuple[str, list[str]]]:
 def verify():
     """Bring your own evidence: the stance of each text toward the claim, and a verdict, with the service's rules."""
     if request.mimetype != "application/json":
-        raise VeracityError("unsupported_media_type", 'Send application/json: {"claim": "...", "evidence": ["..."]}.', 415)
+        raise VeracityError(
+            "unsupported_media_type", 'Send application/json: {"claim": "...", "evidence": ["..."]}.', 415
+        )
     try:
         payload = json.loads(request.get_data().decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise VeracityError("invalid_encoding", f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.", 400) from None
+        raise VeracityError(
+            "invalid_encoding",
+            f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.",
+            400,
+        ) from None
     except json.JSONDecodeError as exc:
-        raise VeracityError("invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400) from None
+        raise VeracityError(
+            "invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400
+        ) from None
     items = _verify_items(payload)
     started = time.perf_counter()
     verdicts = _pipeline().verify(items)
@@ -147,20 +179,30 @@ def verify():
                 e.pop(key)
             e["text"] = e.pop("statement")
         results.append({"claim": claim, "verdict": data})
-    return jsonify({"ok": True, "results": results, "model": _model_json(),
-                    "timings_ms": {"total": round((time.perf_counter() - started) * 1000, 2)}})
+    return jsonify(
+        {
+            "ok": True,
+            "results": results,
+            "model": _model_json(),
+            "timings_ms": {"total": round((time.perf_counter() - started) * 1000, 2)},
+        }
+    )
 
 
 @bp.get("/health")
 def health():
-    return jsonify({"ok": True, "status": "ok", "model": _model_json(), "corpus": _corpus_json(), "models_loaded": True})
+    return jsonify(
+        {"ok": True, "status": "ok", "model": _model_json(), "corpus": _corpus_json(), "models_loaded": True}
+    )
 
 
 @bp.get("/evidence/<item_id>")
 def evidence_item(item_id: str):
     item = _pipeline().retriever.store.get(item_id)
     if item is None:
-        raise VeracityError("evidence_not_found", f"No evidence item with id {item_id!r}; search with GET /v1/evidence?q=...", 404)
+        raise VeracityError(
+            "evidence_not_found", f"No evidence item with id {item_id!r}; search with GET /v1/evidence?q=...", 404
+        )
     item.pop("embedding_model", None)
     return jsonify({"ok": True, "evidence": item})
 
@@ -199,7 +241,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 def evidence_json(scored: ScoredEvidence) -> dict[str, Any]:
     e = scored.evidence
-    data = {
+    data: dict[str, Any] = {
         "id": e.id,
         "statement": e.statement,
         "source_title": e.source_title,
@@ -216,7 +258,9 @@ def evidence_json(scored: ScoredEvidence) -> dict[str, Any]:
     if scored.relevance is not None:
         data["relevance"] = scored.relevance
     if scored.stance_probs is not None:
-        data["stance_probs"] = dict(zip(("supports", "contradicts", "neutral"), (round(p, 4) for p in scored.stance_probs)))
+        data["stance_probs"] = dict(
+            zip(("supports", "contradicts", "neutral"), (round(p, 4) for p in scored.stance_probs))
+        )
     return data
 
 
@@ -248,11 +292,15 @@ def evidence_search():
 def evidence_add():
     _require_api_key()
     if request.mimetype != "application/json":
-        raise VeracityError("unsupported_media_type", "Send evidence items as application/json (one object or a list).", 415)
+        raise VeracityError(
+            "unsupported_media_type", "Send evidence items as application/json (one object or a list).", 415
+        )
     try:
         payload = json.loads(request.get_data().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise VeracityError("invalid_json", "The body is not valid UTF-8 JSON; send one evidence object or a list.", 400) from None
+        raise VeracityError(
+            "invalid_json", "The body is not valid UTF-8 JSON; send one evidence object or a list.", 400
+        ) from None
     items = payload if isinstance(payload, list) else [payload]
     problems = [f"item {n}: {p}" for n, item in enumerate(items) for p in validate_item(item)]
     if problems:
@@ -263,7 +311,9 @@ def evidence_add():
     try:
         added = store.add(rows, pipeline.embedder.encode, pipeline.embedder.name)
     except DuplicateIdError as exc:
-        raise VeracityError("duplicate_id", f"Nothing was added: {exc.args[0].split(';')[0]}; choose new ids.", 409) from None
+        raise VeracityError(
+            "duplicate_id", f"Nothing was added: {exc.args[0].split(';')[0]}; choose new ids.", 409
+        ) from None
     pipeline.retriever.reload()
     return jsonify({"ok": True, "added": added, "ids": [r["id"] for r in rows], "corpus": _corpus_json()}), 201
 
@@ -273,8 +323,14 @@ def _require_api_key() -> None:
     auth = request.headers.get("Authorization", "")
     given = request.headers.get("X-API-Key") or (auth[7:].strip() if auth.lower().startswith("bearer ") else "")
     if not keys:
-        raise VeracityError("writes_disabled", "Adding evidence is disabled; the operator must set VERACITY_API_KEYS.", 403)
+        raise VeracityError(
+            "writes_disabled", "Adding evidence is disabled; the operator must set VERACITY_API_KEYS.", 403
+        )
     if not given:
-        raise VeracityError("missing_api_key", "Send an API key in the X-API-Key header (or Authorization: Bearer KEY).", 401)
+        raise VeracityError(
+            "missing_api_key", "Send an API key in the X-API-Key header (or Authorization: Bearer KEY).", 401
+        )
     if not any(hmac.compare_digest(given, key) for key in keys):
-        raise VeracityError("invalid_api_key", "That API key is not accepted; check VERACITY_API_KEYS on the server.", 403)
+        raise VeracityError(
+            "invalid_api_key", "That API key is not accepted; check VERACITY_API_KEYS on the server.", 403
+        )

@@ -6,8 +6,8 @@ import logging
 
 from flask import Flask
 
-from service.errors import register_error_handlers
-from service.settings import Settings
+from veracity.service.errors import register_error_handlers
+from veracity.service.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,16 +18,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from service.pipeline import build_pipeline
+    from veracity.service.pipeline import build_pipeline
 
     app.extensions["veracity"] = build_pipeline(settings)
 
-    from service import api_v1, web
+    from veracity.service import api_v1, web
 
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(web.bp)
     register_error_handlers(app)
-    from service import api_batches  # batch jobs: blueprint and worker supervisor
+    from veracity.service import api_batches  # batch jobs: blueprint and worker supervisor
 
     api_batches.init_app(app)
     return app

@@ -25,19 +25,20 @@ import resource
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import sqlite_utils
 
-from service.fetch import FILE_TYPES, FetchConfig, Fetcher, Page, now_iso, page_from_file, url_problem
+from veracity.service.fetch import FILE_TYPES, FetchConfig, Fetcher, Page, now_iso, page_from_file, url_problem
 
 if TYPE_CHECKING:
-    from service.pipeline import CheckResult, Pipeline
-    from service.settings import Settings
+    from veracity.service.pipeline import CheckResult, Pipeline
+    from veracity.service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +77,29 @@ def read_sources(spec: str, stdin: TextIO | None = None) -> tuple[list[Source], 
     if path.is_dir():
         return _dedupe(_directory_sources(path))
     if not path.is_file():
-        raise BatchInputError(f"{spec} does not exist; give a file of URLs (one a line), a JSONL file, a directory, or - for stdin")
+        raise BatchInputError(
+            f"{spec} does not exist; give a file of URLs (one a line), a JSONL file, a directory, or - for stdin"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise BatchInputError(f"{spec} is not UTF-8 text; a list of URLs or JSONL records must be UTF-8 (to check HTML files, give their directory)") from None
+        raise BatchInputError(
+            f"{spec} is not UTF-8 text; a list of URLs or JSONL records must be UTF-8 (to check HTML files, give their directory)"
+        ) from None
     return _dedupe(_parse_lines(text, path.name))
 
 
 def _directory_sources(root: Path) -> list[Source]:
     files = sorted(
-        p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
-    sources = [Source(key=p.relative_to(root).as_posix(), path=str(p.resolve())) for p in files if p.suffix.lower() in {*FILE_TYPES, ".pdf"}]
+    sources = [
+        Source(key=p.relative_to(root).as_posix(), path=str(p.resolve()))
+        for p in files
+        if p.suffix.lower() in {*FILE_TYPES, ".pdf"}
+    ]
     if not sources:
         raise BatchInputError(f"{root} holds no .html, .htm or .txt files; put the pages to check there")
     return sources
@@ -98,7 +109,7 @@ def _parse_lines(text: str, name: str) -> list[Source]:
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
     lines = [(n, line) for n, line in lines if line and not line.startswith("#")]
     if not lines:
-        raise BatchInputError(f"{name} is empty; give one URL a line, or JSONL records with \"url\" or \"id\" and \"text\"")
+        raise BatchInputError(f'{name} is empty; give one URL a line, or JSONL records with "url" or "id" and "text"')
     if lines[0][1].startswith("{"):
         return [_record_source(n, line, name) for n, line in lines]
     sources = []
@@ -106,7 +117,9 @@ def _parse_lines(text: str, name: str) -> list[Source]:
         problem = url_problem(line, allow_private=True)
         if problem:
             shown = line if len(line) <= 60 else line[:57] + "..."
-            raise BatchInputError(f"{name} line {n}: {shown!r} is not a URL; the input must hold one http(s) URL a line, or JSONL records")
+            raise BatchInputError(
+                f"{name} line {n}: {shown!r} is not a URL; the input must hold one http(s) URL a line, or JSONL records"
+            )
         sources.append(Source(key=line, url=line))
     return sources
 
@@ -122,15 +135,17 @@ def _record_source(n: int, line: str, name: str) -> Source:
     title = record.get("title") if isinstance(record.get("title"), str) else None
     record_id = record.get("id")
     if record_id is not None and not isinstance(record_id, (str, int)):
-        raise BatchInputError(f"{name} line {n}: \"id\" must be a string or a number")
+        raise BatchInputError(f'{name} line {n}: "id" must be a string or a number')
     if isinstance(record.get("url"), str) and "text" not in record:
         problem = url_problem(record["url"], allow_private=True)
         if problem:
             raise BatchInputError(f"{name} line {n}: {problem}")
         return Source(key=str(record_id) if record_id is not None else record["url"], url=record["url"], title=title)
     if isinstance(record.get("text"), str):
-        return Source(key=str(record_id) if record_id is not None else text_key(record["text"]), text=record["text"], title=title)
-    raise BatchInputError(f"{name} line {n}: no \"url\" or \"text\" string; {hint}")
+        return Source(
+            key=str(record_id) if record_id is not None else text_key(record["text"]), text=record["text"], title=title
+        )
+    raise BatchInputError(f'{name} line {n}: no "url" or "text" string; {hint}')
 
 
 def text_key(text: str) -> str:
@@ -171,7 +186,7 @@ class ResultsStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "ResultsStore":
+    def __enter__(self) -> ResultsStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -193,29 +208,76 @@ class ResultsStore:
     def _ensure_schema(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} was written by a newer Veracity (schema {version}); upgrade Veracity to read it")
+            raise RuntimeError(
+                f"{self.path} was written by a newer Veracity (schema {version}); upgrade Veracity to read it"
+            )
         if version == SCHEMA_VERSION:
             return
         with self._write():
-            self.db["jobs"].create(
-                {"id": str, "origin": str, "status": str, "options": str, "error": str, "created_at": str, "started_at": str, "finished_at": str},
+            self.db.table("jobs").create(
+                {
+                    "id": str,
+                    "origin": str,
+                    "status": str,
+                    "options": str,
+                    "error": str,
+                    "created_at": str,
+                    "started_at": str,
+                    "finished_at": str,
+                },
                 pk="id",
                 if_not_exists=True,
             )
             columns: dict[str, Any] = {
-                "id": int, "job": str, "key": str, "position": int, "url": str, "input_text": str, "input_path": str,
-                "input_title": str, "status": str, "error_code": str, "error": str, "http_status": int, "final_url": str,
-                "content_type": str, "encoding": str, "title": str, "published": str, "text_sha256": str, "chars": int,
-                "attempts": int, "redirects": int, "sentences": int, "checkworthy": int,
-                **{c: int for c in VERDICT_COLUMNS}, "model": str, "fetched_at": str, "checked_at": str, "seq": int,
+                "id": int,
+                "job": str,
+                "key": str,
+                "position": int,
+                "url": str,
+                "input_text": str,
+                "input_path": str,
+                "input_title": str,
+                "status": str,
+                "error_code": str,
+                "error": str,
+                "http_status": int,
+                "final_url": str,
+                "content_type": str,
+                "encoding": str,
+                "title": str,
+                "published": str,
+                "text_sha256": str,
+                "chars": int,
+                "attempts": int,
+                "redirects": int,
+                "sentences": int,
+                "checkworthy": int,
+                **{c: int for c in VERDICT_COLUMNS},
+                "model": str,
+                "fetched_at": str,
+                "checked_at": str,
+                "seq": int,
             }
-            self.db["documents"].create(columns, pk="id", not_null={"job", "key", "status"}, if_not_exists=True)
-            self.db["documents"].create_index(["job", "key"], unique=True, if_not_exists=True)
-            self.db["documents"].create_index(["job", "status", "position"], if_not_exists=True)
-            self.db["documents"].create_index(["job", "seq"], if_not_exists=True)
-            self.db["sentences"].create(
-                {"document_id": int, "idx": int, "start": int, "end": int, "text": str, "kind": str, "checkworthy": int,
-                 "checkworthy_reason": str, "label": str, "confidence": float, "method": str, "evidence_ids": str, "top_similarity": float},
+            self.db.table("documents").create(columns, pk="id", not_null={"job", "key", "status"}, if_not_exists=True)
+            self.db.table("documents").create_index(["job", "key"], unique=True, if_not_exists=True)
+            self.db.table("documents").create_index(["job", "status", "position"], if_not_exists=True)
+            self.db.table("documents").create_index(["job", "seq"], if_not_exists=True)
+            self.db.table("sentences").create(
+                {
+                    "document_id": int,
+                    "idx": int,
+                    "start": int,
+                    "end": int,
+                    "text": str,
+                    "kind": str,
+                    "checkworthy": int,
+                    "checkworthy_reason": str,
+                    "label": str,
+                    "confidence": float,
+                    "method": str,
+                    "evidence_ids": str,
+                    "top_similarity": float,
+                },
                 pk=("document_id", "idx"),
                 foreign_keys=[("document_id", "documents", "id")],
                 if_not_exists=True,
@@ -229,24 +291,42 @@ class ResultsStore:
         with self._write():
             previous = self.job(job)
             if previous is None:
-                self.db["jobs"].insert({"id": job, "origin": origin, "status": "queued", "options": json.dumps(options), "created_at": now_iso()})
+                self.db.table("jobs").insert(
+                    {
+                        "id": job,
+                        "origin": origin,
+                        "status": "queued",
+                        "options": json.dumps(options),
+                        "created_at": now_iso(),
+                    }
+                )
                 return None
-            self.db["jobs"].update(job, {"options": json.dumps(options)})
+            self.db.table("jobs").update(job, {"options": json.dumps(options)})
         return json.loads(previous["options"] or "{}")
 
     def create_job(self, job: str, sources: list[Source], options: dict[str, Any], origin: str = "api") -> None:
         """A job and all its documents in one transaction: it exists whole or not at all."""
         with self._write():
-            self.db["jobs"].insert({"id": job, "origin": origin, "status": "queued", "options": json.dumps(options), "created_at": now_iso()})
+            self.db.table("jobs").insert(
+                {
+                    "id": job,
+                    "origin": origin,
+                    "status": "queued",
+                    "options": json.dumps(options),
+                    "created_at": now_iso(),
+                }
+            )
             self._insert_sources(job, sources)
 
     def job(self, job: str) -> dict[str, Any] | None:
-        rows = list(self.db["jobs"].rows_where("id = ?", [job]))
+        rows = list(self.db.table("jobs").rows_where("id = ?", [job]))
         return rows[0] if rows else None
 
     def next_job(self) -> dict[str, Any] | None:
         """The oldest job that is queued, or was running when its worker stopped."""
-        rows = list(self.db["jobs"].rows_where("status in ('queued', 'running')", order_by="created_at, rowid", limit=1))
+        rows = list(
+            self.db.table("jobs").rows_where("status in ('queued', 'running')", order_by="created_at, rowid", limit=1)
+        )
         return rows[0] if rows else None
 
     def set_job_status(self, job: str, status: str, error: str | None = None) -> None:
@@ -256,7 +336,7 @@ class ResultsStore:
         if status in ("done", "failed"):
             changes["finished_at"] = now_iso()
         with self._write():
-            self.db["jobs"].update(job, changes)
+            self.db.table("jobs").update(job, changes)
 
     # documents
 
@@ -266,14 +346,24 @@ class ResultsStore:
             return self._insert_sources(job, list(sources))
 
     def _insert_sources(self, job: str, sources: list[Source]) -> int:
-        before = self.db.execute("select count(*), coalesce(max(position), -1) from documents where job = ?", [job]).fetchone()
+        before = self.db.execute(
+            "select count(*), coalesce(max(position), -1) from documents where job = ?", [job]
+        ).fetchone()
         rows = [
-            {"job": job, "key": s.key, "position": before[1] + 1 + i, "url": s.url, "input_text": s.text, "input_path": s.path,
-             "input_title": s.title, "status": "pending"}
+            {
+                "job": job,
+                "key": s.key,
+                "position": before[1] + 1 + i,
+                "url": s.url,
+                "input_text": s.text,
+                "input_path": s.path,
+                "input_title": s.title,
+                "status": "pending",
+            }
             for i, s in enumerate(sources)
         ]
         if rows:
-            self.db["documents"].insert_all(rows, ignore=True, batch_size=500)
+            self.db.table("documents").insert_all(rows, ignore=True, batch_size=500)
         after = self.db.execute("select count(*) from documents where job = ?", [job]).fetchone()[0]
         return after - before[0]
 
@@ -288,43 +378,53 @@ class ResultsStore:
             keys = list(keys)
             for i in range(0, len(keys), 500):
                 part = keys[i : i + 500]
-                total += self.db.execute(f"{sql} and key in ({','.join('?' for _ in part)})", [job, *statuses, *part]).rowcount
+                total += self.db.execute(
+                    f"{sql} and key in ({','.join('?' for _ in part)})", [job, *statuses, *part]
+                ).rowcount
             return total
 
     def pending_sources(self, job: str, keys: Iterable[str] | None = None) -> list[Source]:
         rows = self.db.execute(
-            "select key, url, input_text, input_path, input_title from documents where job = ? and status = 'pending' order by position", [job]
+            "select key, url, input_text, input_path, input_title from documents where job = ? and status = 'pending' order by position",
+            [job],
         ).fetchall()
         wanted = set(keys) if keys is not None else None
-        return [Source(key=r[0], url=r[1], text=r[2], path=r[3], title=r[4]) for r in rows if wanted is None or r[0] in wanted]
+        return [
+            Source(key=r[0], url=r[1], text=r[2], path=r[3], title=r[4])
+            for r in rows
+            if wanted is None or r[0] in wanted
+        ]
 
-    def save(self, job: str, results: list["DocResult"]) -> None:
+    def save(self, job: str, results: list[DocResult]) -> None:
         """Write a chunk of results in one transaction: sentences replaced, document rows finished."""
         if not results:
             return
         with self._write():
             ids = dict(
                 self.db.execute(
-                    f"select key, id from documents where job = ? and key in ({','.join('?' for _ in results)})", [job, *(r.key for r in results)]
+                    f"select key, id from documents where job = ? and key in ({','.join('?' for _ in results)})",
+                    [job, *(r.key for r in results)],
                 ).fetchall()
             )
             seq = self.db.execute("select coalesce(max(seq), 0) from documents where job = ?", [job]).fetchone()[0]
             checked_at = now_iso()
-            sentence_rows = []
+            sentence_rows: list[dict[str, Any]] = []
             for r in results:
                 doc_id = ids.get(r.key)
                 if doc_id is None:  # not registered: a caller bug, never silently dropped
                     raise KeyError(f"document {r.key!r} is not part of job {job!r}")
                 seq += 1
                 self.db.execute("delete from sentences where document_id = ?", [doc_id])
-                self.db["documents"].update(doc_id, {**r.document, "checked_at": checked_at, "seq": seq})
+                self.db.table("documents").update(doc_id, {**r.document, "checked_at": checked_at, "seq": seq})
                 sentence_rows.extend({"document_id": doc_id, **s} for s in r.sentences)
             if sentence_rows:
-                self.db["sentences"].insert_all(sentence_rows, batch_size=500)
+                self.db.table("sentences").insert_all(sentence_rows, batch_size=500)
 
     def progress(self, job: str) -> dict[str, int]:
         counts = {"total": 0, "pending": 0, "checked": 0, "failed": 0, "skipped": 0}
-        for status, n in self.db.execute("select status, count(*) from documents where job = ? group by status", [job]).fetchall():
+        for status, n in self.db.execute(
+            "select status, count(*) from documents where job = ? group by status", [job]
+        ).fetchall():
             counts[status] = n
             counts["total"] += n
         sums = self.db.execute(
@@ -337,7 +437,10 @@ class ResultsStore:
 
     def error_counts(self, job: str | None = None) -> dict[str, int]:
         where, args = ("where job = ? and", [job]) if job else ("where", [])
-        rows = self.db.execute(f"select error_code, count(*) from documents {where} error_code is not null group by error_code order by 2 desc", args)
+        rows = self.db.execute(
+            f"select error_code, count(*) from documents {where} error_code is not null group by error_code order by 2 desc",
+            args,
+        )
         return dict(rows.fetchall())
 
     def iter_documents(self, job: str | None = None, page: int = 200) -> Iterator[dict[str, Any]]:
@@ -345,15 +448,26 @@ class ResultsStore:
         where, args = ("job = ? and", [job]) if job else ("", [])
         after = 0
         while True:
-            ids = [r[0] for r in self.db.execute(f"select id from documents where {where} status != 'pending' and id > ? order by id limit ?", [*args, after, page])]
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    f"select id from documents where {where} status != 'pending' and id > ? order by id limit ?",
+                    [*args, after, page],
+                )
+            ]
             if not ids:
                 return
             after = ids[-1]
-            yield from self._with_sentences(self._rows(f"select * from documents where id in ({','.join('?' for _ in ids)}) order by id", ids))
+            yield from self._with_sentences(
+                self._rows(f"select * from documents where id in ({','.join('?' for _ in ids)}) order by id", ids)
+            )
 
     def documents(self, job: str, after_seq: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Finished documents in the order they finished, for paging through a running job's results."""
-        rows = self._rows("select * from documents where job = ? and status != 'pending' and seq > ? order by seq limit ?", [job, after_seq, limit])
+        rows = self._rows(
+            "select * from documents where job = ? and status != 'pending' and seq > ? order by seq limit ?",
+            [job, after_seq, limit],
+        )
         return self._with_sentences(rows)
 
     def _rows(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
@@ -366,7 +480,10 @@ class ResultsStore:
         ids = list(sentences)
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            for s in self._rows(f"select * from sentences where document_id in ({','.join('?' for _ in part)}) order by document_id, idx", part):
+            for s in self._rows(
+                f"select * from sentences where document_id in ({','.join('?' for _ in part)}) order by document_id, idx",
+                part,
+            ):
                 sentences[s["document_id"]].append(s)
         return [{**document_json(row, sentences[row["id"]]), "seq": row["seq"]} for row in rows]
 
@@ -387,7 +504,11 @@ def document_json(row: dict[str, Any], sentences: list[dict[str, Any]]) -> dict[
         "fetched_at": row["fetched_at"],
         "checked_at": row["checked_at"],
         "model": json.loads(row["model"]) if row["model"] else None,
-        "counts": {"sentences": row["sentences"] or 0, "checkworthy": row["checkworthy"] or 0, **{c: row[c] or 0 for c in VERDICT_COLUMNS}},
+        "counts": {
+            "sentences": row["sentences"] or 0,
+            "checkworthy": row["checkworthy"] or 0,
+            **{c: row[c] or 0 for c in VERDICT_COLUMNS},
+        },
         "sentences": [
             {
                 "index": s["idx"],
@@ -423,7 +544,7 @@ class DocResult:
         return json.dumps([self.key, self.document, self.sentences], ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, data: str) -> "DocResult":
+    def from_json(cls, data: str) -> DocResult:
         key, document, sentences = json.loads(data)
         return cls(key, document, sentences)
 
@@ -436,11 +557,18 @@ def acquire(source: Source, fetcher: Fetcher, body: bytes | None = None) -> Page
         if source.path is not None:
             return page_from_file(Path(source.path), source.key, body)
         if not (source.text or "").strip():
-            return Page(None, "failed", error_code="no_text", error=f"record {source.key!r} has an empty \"text\"; give the text to check")
+            return Page(
+                None,
+                "failed",
+                error_code="no_text",
+                error=f'record {source.key!r} has an empty "text"; give the text to check',
+            )
         return Page(None, "ok", text=source.text, title=source.title)
     except Exception as exc:  # a bug must cost one document, not the batch
         log.exception("could not acquire %s", source.key)
-        return Page(source.url, "failed", error_code="internal_error", error=f"{type(exc).__name__}: {exc}; please report this")
+        return Page(
+            source.url, "failed", error_code="internal_error", error=f"{type(exc).__name__}: {exc}; please report this"
+        )
 
 
 def _page_columns(page: Page) -> dict[str, Any]:
@@ -465,7 +593,7 @@ def _page_columns(page: Page) -> dict[str, Any]:
     }
 
 
-def _sentence_rows(result: "CheckResult") -> list[dict[str, Any]]:
+def _sentence_rows(result: CheckResult) -> list[dict[str, Any]]:
     rows = []
     for s in result.sentences:
         v = s.verdict
@@ -482,13 +610,15 @@ def _sentence_rows(result: "CheckResult") -> list[dict[str, Any]]:
                 "confidence": v.confidence if v else None,
                 "method": v.method if v else None,
                 "evidence_ids": json.dumps([e.evidence.id for e in v.evidence[:TOP_EVIDENCE]]) if v else "[]",
-                "top_similarity": round(max((e.evidence.similarity for e in v.evidence), default=0.0), 4) if v else None,
+                "top_similarity": round(max((e.evidence.similarity for e in v.evidence), default=0.0), 4)
+                if v
+                else None,
             }
         )
     return rows
 
 
-def check_pages(pipeline: "Pipeline", pages: list[tuple[str, Page]], check_all: bool = False) -> list[DocResult]:
+def check_pages(pipeline: Pipeline, pages: list[tuple[str, Page]], check_all: bool = False) -> list[DocResult]:
     """Check every page that has text in ONE ``check_many`` call; pages without text pass through."""
     model = json.dumps(pipeline.describe(), sort_keys=True)
     with_text = [(key, page) for key, page in pages if page.status == "ok"]
@@ -509,7 +639,11 @@ def check_pages(pipeline: "Pipeline", pages: list[tuple[str, Page]], check_all: 
         columns = _page_columns(page)
         result = checked.get(key)
         if isinstance(result, Exception):
-            columns.update(status="failed", error_code="check_error", error=f"checking failed ({type(result).__name__}: {result}); please report this")
+            columns.update(
+                status="failed",
+                error_code="check_error",
+                error=f"checking failed ({type(result).__name__}: {result}); please report this",
+            )
             out.append(DocResult(key, columns))
         elif result is not None:
             summary = result.summary
@@ -588,10 +722,10 @@ def cpu_seconds() -> float:
 def run_batch(
     store: ResultsStore,
     job: str,
-    settings: "Settings",
+    settings: Settings,
     options: BatchOptions,
     *,
-    pipeline: "Pipeline | None" = None,
+    pipeline: Pipeline | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunStats:
@@ -602,7 +736,7 @@ def run_batch(
     if options.engine != "local":
         raise ValueError(f"unknown engine {options.engine!r}; use local or ray")
     if pipeline is None:
-        from service.pipeline import build_pipeline
+        from veracity.service.pipeline import build_pipeline
 
         pipeline = build_pipeline(settings)
     return _run_local(store, job, pipeline, options, sources, progress, should_stop)
@@ -628,7 +762,10 @@ def _run_local(store, job, pipeline, options, sources, progress, should_stop) ->
             progress(results)
         chunk.clear()
 
-    with Fetcher(options.fetch) as fetcher, ThreadPoolExecutor(max(options.fetch.concurrency, 1), thread_name_prefix="fetch") as pool:
+    with (
+        Fetcher(options.fetch) as fetcher,
+        ThreadPoolExecutor(max(options.fetch.concurrency, 1), thread_name_prefix="fetch") as pool,
+    ):
 
         def top_up() -> None:
             while len(inflight) < window:
@@ -651,7 +788,9 @@ def _run_local(store, job, pipeline, options, sources, progress, should_stop) ->
                         chunk_since = time.monotonic()
                     chunk.append((inflight.pop(future).key, future.result()))
                 top_up()
-            if chunk and (len(chunk) >= options.chunk_docs or not inflight or time.monotonic() - chunk_since > options.flush_s):
+            if chunk and (
+                len(chunk) >= options.chunk_docs or not inflight or time.monotonic() - chunk_since > options.flush_s
+            ):
                 flush()
     stats.elapsed_s = time.perf_counter() - started
     stats.peak_rss_mb["local"] = peak_rss_mb()
@@ -689,8 +828,8 @@ class FetchStage:
 
 
 class CheckStage:
-    def __init__(self, settings: "Settings", check_all: bool) -> None:
-        from service.pipeline import build_pipeline
+    def __init__(self, settings: Settings, check_all: bool) -> None:
+        from veracity.service.pipeline import build_pipeline
 
         self.pipeline = build_pipeline(settings)
         self.check_all = check_all
@@ -755,7 +894,7 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
     import ray
     from ray.data import ActorPoolStrategy, DataContext
 
-    from service.pipeline import open_store
+    from veracity.service.pipeline import open_store
 
     stats = RunStats()
     started = time.perf_counter()
@@ -774,7 +913,7 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
         worker_settings = replace(settings, threads=options.cpus_per_worker, build_corpus=False)
         # enough blocks that every check actor gets work, and no block larger than a chunk
         blocks = min(len(items), max(options.workers * 2, -(-len(items) // max(options.chunk_docs, 1))))
-        ds = ray.data.from_items(items, override_num_blocks=blocks)
+        ds: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=blocks)
         ds = ds.map_batches(
             FetchStage,
             fn_constructor_kwargs={"config": options.fetch},

@@ -23,9 +23,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any
 
-from service.batch import BatchOptions, ResultsStore, run_batch
-from service.fetch import FetchConfig
-from service.settings import PREFIX, Settings
+from veracity.service.batch import BatchOptions, ResultsStore, run_batch
+from veracity.service.fetch import FetchConfig
+from veracity.service.settings import PREFIX, Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class WorkerSupervisor:
             if self._process is not None and self._process.poll() is None:
                 return
             env = {**os.environ, **settings_env(self.settings)}
-            command = [sys.executable, "-m", "service.cli", "batch", "worker", "--exit-with-parent"]
+            command = [sys.executable, "-m", "veracity.service.cli", "batch", "worker", "--exit-with-parent"]
             self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
             log.info("started batch worker pid %d for %s", self._process.pid, self.settings.batch_db)
 
@@ -138,7 +138,7 @@ def run_worker(settings: Settings, exit_with_parent: bool = False) -> int:
                     break
                 continue
             if pipeline is None:
-                from service.pipeline import build_pipeline
+                from veracity.service.pipeline import build_pipeline
 
                 pipeline = build_pipeline(settings)
             options: dict[str, Any] = json.loads(job["options"] or "{}")
@@ -155,7 +155,9 @@ def run_worker(settings: Settings, exit_with_parent: bool = False) -> int:
                 )
             except Exception as exc:
                 log.exception("batch job %s failed", job["id"])
-                store.set_job_status(job["id"], "failed", f"{type(exc).__name__}: {exc}; see the server log, then resubmit")
+                store.set_job_status(
+                    job["id"], "failed", f"{type(exc).__name__}: {exc}; see the server log, then resubmit"
+                )
                 continue
             if stats.stopped:
                 log.info("batch job %s paused: the server stopped; it resumes at the next start", job["id"])
@@ -167,4 +169,3 @@ def run_worker(settings: Settings, exit_with_parent: bool = False) -> int:
         store.close()
         lock.release()
     return finished
-

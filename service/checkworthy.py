@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.segment import TERMINAL_PUNCTUATION, Segment
+from veracity.service.segment import TERMINAL_PUNCTUATION, Segment
 
 # Verbs that open outline instructions and calls to action ("Explain ...", "Highlight ...").
 IMPERATIVE_VERBS = frozenset(

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from service.settings import Settings, SettingsError
+from veracity.service.settings import Settings, SettingsError
 
 
 def _settings(**overrides) -> Settings:
@@ -33,7 +33,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the API with waitress (a production WSGI server)."""
     from waitress import serve as waitress_serve
 
-    from service.app import create_app
+    from veracity.service.app import create_app
 
     settings = _settings(host=host, port=port)
     app = create_app(settings)
@@ -46,8 +46,8 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--check-all", is_flag=True, help="Give a verdict for every sentence, check-worthy or not.")
 def check(source, check_all: bool) -> None:
     """Check the text in SOURCE (a file, or - for stdin) and print the result as JSON."""
-    from service.api_v1 import check_result_json
-    from service.pipeline import build_pipeline
+    from veracity.service.api_v1 import check_result_json
+    from veracity.service.pipeline import build_pipeline
 
     text = source.read()
     if not text.strip():
@@ -60,15 +60,15 @@ def check(source, check_all: bool) -> None:
 @main.command()
 def config() -> None:
     """Print every VERACITY_* setting with its default and meaning (markdown)."""
-    from service.settings import settings_markdown
+    from veracity.service.settings import settings_markdown
 
     click.echo(settings_markdown(), nl=False)
 
 
-from service.cli_corpus import corpus  # noqa: E402  (registered below; kept in its own module)
+from veracity.service.cli_corpus import corpus  # noqa: E402  (registered below; kept in its own module)
 
 main.add_command(corpus)
-from service.cli_batch import batch  # noqa: E402
+from veracity.service.cli_batch import batch  # noqa: E402
 
 main.add_command(batch)
 

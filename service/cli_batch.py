@@ -10,13 +10,22 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 
-from service.batch import BatchInputError, BatchOptions, DocResult, ResultsStore, RunStats, read_sources, run_batch
-from service.fetch import FetchConfig
+from veracity.service.batch import (
+    BatchInputError,
+    BatchOptions,
+    DocResult,
+    ResultsStore,
+    RunStats,
+    read_sources,
+    run_batch,
+)
+from veracity.service.fetch import FetchConfig
 
 CLI_JOB = "default"
 RATING_NAMES = {
@@ -49,54 +58,134 @@ def batch() -> None:
 
 @batch.command()
 @click.argument("input_spec", metavar="INPUT")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="SQLite file for the results.")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="local: this process; ray: Ray Data actors.")
-@click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="Ray: check actors (each loads the models once).")
-@click.option("--cpus-per-worker", type=click.IntRange(1), default=1, show_default=True, help="Ray: CPUs (and torch threads) per check actor.")
-@click.option("--ray-address", default=None, help="Ray: cluster address (default RAY_ADDRESS; unset starts a local cluster).")
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="SQLite file for the results."
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process; ray: Ray Data actors.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Ray: check actors (each loads the models once).",
+)
+@click.option(
+    "--cpus-per-worker",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Ray: CPUs (and torch threads) per check actor.",
+)
+@click.option(
+    "--ray-address", default=None, help="Ray: cluster address (default RAY_ADDRESS; unset starts a local cluster)."
+)
 @click.option("--check-all", is_flag=True, help="Give a verdict for every sentence, check-worthy or not.")
 @click.option("--force", is_flag=True, help="Re-check documents already in the results file.")
 @click.option("--retry-errors", is_flag=True, help="Fetch and check again the documents that failed last time.")
 @click.option("--chunk", type=click.IntRange(1), default=32, show_default=True, help="Documents per model batch.")
 @click.option("--concurrency", type=click.IntRange(1), default=8, show_default=True, help="Pages fetched at once.")
-@click.option("--per-host", type=click.IntRange(1), default=2, show_default=True, help="Pages fetched at once from one host.")
-@click.option("--delay", type=click.FloatRange(0), default=None, help="Seconds between two requests to one host (default VERACITY_BATCH_DELAY_S or 1).")
-@click.option("--timeout", type=click.FloatRange(0.1), default=15.0, show_default=True, help="Seconds to wait on a connection or read.")
-@click.option("--retries", type=click.IntRange(0), default=2, show_default=True, help="Retries after timeouts, resets, 429 and 5xx.")
-@click.option("--max-bytes", type=click.IntRange(1), default=5_000_000, show_default=True, help="Largest page downloaded.")
+@click.option(
+    "--per-host", type=click.IntRange(1), default=2, show_default=True, help="Pages fetched at once from one host."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0),
+    default=None,
+    help="Seconds between two requests to one host (default VERACITY_BATCH_DELAY_S or 1).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait on a connection or read.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=2,
+    show_default=True,
+    help="Retries after timeouts, resets, 429 and 5xx.",
+)
+@click.option(
+    "--max-bytes", type=click.IntRange(1), default=5_000_000, show_default=True, help="Largest page downloaded."
+)
 @click.option("--max-redirects", type=click.IntRange(0), default=5, show_default=True)
-@click.option("--allow-private-urls", is_flag=True, default=None, help="Fetch private, loopback and link-local addresses (default VERACITY_ALLOW_PRIVATE_URLS).")
+@click.option(
+    "--allow-private-urls",
+    is_flag=True,
+    default=None,
+    help="Fetch private, loopback and link-local addresses (default VERACITY_ALLOW_PRIVATE_URLS).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def run(input_spec: str, out: Path, engine: str, workers: int, cpus_per_worker: int, ray_address: str | None, check_all: bool, force: bool,
-        retry_errors: bool, chunk: int, concurrency: int, per_host: int, delay: float | None, timeout: float, retries: int,
-        max_bytes: int, max_redirects: int, allow_private_urls: bool | None, quiet: bool) -> None:
+def run(
+    input_spec: str,
+    out: Path,
+    engine: str,
+    workers: int,
+    cpus_per_worker: int,
+    ray_address: str | None,
+    check_all: bool,
+    force: bool,
+    retry_errors: bool,
+    chunk: int,
+    concurrency: int,
+    per_host: int,
+    delay: float | None,
+    timeout: float,
+    retries: int,
+    max_bytes: int,
+    max_redirects: int,
+    allow_private_urls: bool | None,
+    quiet: bool,
+) -> None:
     """Check every document in INPUT and store the results in --out.
 
     INPUT is a file of URLs (one a line), a JSONL file of {"url": ...} or {"id": ..., "text": ...}
     records, a directory of .html/.txt files, or - for stdin. Stop it at any time: running the same
     command again finishes the rest, and nothing is checked or stored twice.
     """
-    from service.cli import _settings
+    from veracity.service.cli import _settings
 
     settings = _settings()
     try:
-        sources, repeated = read_sources(input_spec, click.get_text_stream("stdin"))
+        sources, repeated = read_sources(input_spec, click.get_text_stream("stdin"))  # type: ignore[operator]  # click 8.5 types deprecated get_text_stream as object
     except BatchInputError as exc:
         raise click.BadParameter(str(exc), param_hint="INPUT") from None
     fetch = FetchConfig(
-        timeout_s=timeout, max_redirects=max_redirects, max_bytes=max_bytes, retries=retries, concurrency=concurrency,
-        per_host=per_host, delay_s=settings.batch_delay_s if delay is None else delay,
+        timeout_s=timeout,
+        max_redirects=max_redirects,
+        max_bytes=max_bytes,
+        retries=retries,
+        concurrency=concurrency,
+        per_host=per_host,
+        delay_s=settings.batch_delay_s if delay is None else delay,
         allow_private=settings.allow_private_urls if allow_private_urls is None else allow_private_urls,
     )
-    options = BatchOptions(check_all=check_all, fetch=fetch, chunk_docs=chunk, engine=engine, workers=workers,
-                           cpus_per_worker=cpus_per_worker, ray_address=ray_address)
+    options = BatchOptions(
+        check_all=check_all,
+        fetch=fetch,
+        chunk_docs=chunk,
+        engine=engine,
+        workers=workers,
+        cpus_per_worker=cpus_per_worker,
+        ray_address=ray_address,
+    )
     say = (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))
     store = _open_store(out)
     with store:
         previous = store.ensure_job(CLI_JOB, {"check_all": check_all})
         if previous is not None and previous.get("check_all") != check_all and not force:
-            say(f"note: {out} was checked with check_all={previous.get('check_all')}; documents already there keep those "
-                "results (add --force to re-check them)")
+            say(
+                f"note: {out} was checked with check_all={previous.get('check_all')}; documents already there keep those "
+                "results (add --force to re-check them)"
+            )
         added = store.register(CLI_JOB, sources)
         keys = [s.key for s in sources]
         if force:
@@ -105,11 +194,14 @@ def run(input_spec: str, out: Path, engine: str, workers: int, cpus_per_worker: 
             store.reset(CLI_JOB, keys, statuses=("failed",))
         pending = store.pending_sources(CLI_JOB, keys)
         done_before = len(sources) - len(pending)
-        say(f"{len(sources)} documents in {input_spec}" + (f" ({repeated} repeated, skipped)" if repeated else "")
-            + f": {added} new, {done_before} already done, {len(pending)} to check ({engine} engine)")
+        say(
+            f"{len(sources)} documents in {input_spec}"
+            + (f" ({repeated} repeated, skipped)" if repeated else "")
+            + f": {added} new, {done_before} already done, {len(pending)} to check ({engine} engine)"
+        )
         pipeline = None
         if engine == "local" and pending:
-            from service.pipeline import build_pipeline
+            from veracity.service.pipeline import build_pipeline
 
             say("loading models ...")
             try:
@@ -122,7 +214,9 @@ def run(input_spec: str, out: Path, engine: str, workers: int, cpus_per_worker: 
             stats = run_batch(store, CLI_JOB, settings, options, pipeline=pipeline, progress=progress)
         except KeyboardInterrupt:
             close()
-            raise click.ClickException(f"interrupted; run the same command again to finish the {store.progress(CLI_JOB)['pending']} documents left") from None
+            raise click.ClickException(
+                f"interrupted; run the same command again to finish the {store.progress(CLI_JOB)['pending']} documents left"
+            ) from None
         except ImportError as exc:
             close()
             raise click.ClickException(f"{exc}; install Ray with: pip install 'ray[data]>=2.50,<3'") from None
@@ -153,7 +247,9 @@ def _progress_bar(total: int, quiet: bool):
         counts["sentences"] += sum(r.document.get("sentences") or 0 for r in results)
         counts["errors"] += sum(1 for r in results if r.document["status"] == "failed")
         elapsed = max(time.perf_counter() - started, 1e-9)
-        bar.set_postfix_str(f"{counts['sentences'] / elapsed:.1f} sentences/s, {counts['errors']} errors", refresh=False)
+        bar.set_postfix_str(
+            f"{counts['sentences'] / elapsed:.1f} sentences/s, {counts['errors']} errors", refresh=False
+        )
         bar.update(len(results))
 
     return update, bar.close
@@ -164,12 +260,21 @@ def summary_table(store: ResultsStore, stats: RunStats) -> str:
     errors = store.error_counts(CLI_JOB)
     rows = [("checked", p["checked"]), ("failed", p["failed"]), ("skipped", p["skipped"]), ("pending", p["pending"])]
     lines = ["", "| documents | count |", "| --- | ---: |", *(f"| {name} | {n} |" for name, n in rows)]
-    lines += ["", "| sentences | count |", "| --- | ---: |", f"| all | {p['sentences']} |", f"| check-worthy | {p['checkworthy']} |"]
+    lines += [
+        "",
+        "| sentences | count |",
+        "| --- | ---: |",
+        f"| all | {p['sentences']} |",
+        f"| check-worthy | {p['checkworthy']} |",
+    ]
     lines += [f"| {label} | {p[label]} |" for label in ("supported", "contradicted", "unsupported")]
     if errors:
         lines += ["", "| reason | documents |", "| --- | ---: |", *(f"| {code} | {n} |" for code, n in errors.items())]
-    lines += ["", f"this run: {stats.documents} documents in {stats.elapsed_s:.1f} s ({stats.docs_per_min:.0f} documents/min, "
-              f"{stats.sentences_per_s:.1f} sentences/s)"]
+    lines += [
+        "",
+        f"this run: {stats.documents} documents in {stats.elapsed_s:.1f} s ({stats.docs_per_min:.0f} documents/min, "
+        f"{stats.sentences_per_s:.1f} sentences/s)",
+    ]
     if p["pending"]:
         lines.append(f"{p['pending']} documents are still pending; run the same command again to finish them")
     return "\n".join(lines)
@@ -177,8 +282,14 @@ def summary_table(store: ResultsStore, stats: RunStats) -> str:
 
 @batch.command()
 @click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "claimreview"]), default="jsonl", show_default=True,
-              help="jsonl: one document a line with its sentences; csv: one sentence a row; claimreview: schema.org JSON-LD.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "claimreview"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one document a line with its sentences; csv: one sentence a row; claimreview: schema.org JSON-LD.",
+)
 @click.option("--job", default=None, help="Only this job (API databases hold several; default: all).")
 @click.option("--out", "out", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
 def export(db: Path, fmt: str, job: str | None, out) -> None:
@@ -201,22 +312,56 @@ def export(db: Path, fmt: str, job: str | None, out) -> None:
             out.write("\n]\n")
 
 
-CSV_COLUMNS = ["document_id", "url", "final_url", "status", "error_code", "error", "title", "sentence_index", "start", "end",
-               "text", "checkworthy", "label", "confidence", "method", "evidence_ids"]
+CSV_COLUMNS = [
+    "document_id",
+    "url",
+    "final_url",
+    "status",
+    "error_code",
+    "error",
+    "title",
+    "sentence_index",
+    "start",
+    "end",
+    "text",
+    "checkworthy",
+    "label",
+    "confidence",
+    "method",
+    "evidence_ids",
+]
 
 
 def write_csv(documents: Iterator[dict[str, Any]], out) -> None:
     writer = csv.DictWriter(out, CSV_COLUMNS)
     writer.writeheader()
     for doc in documents:
-        base = {"document_id": doc["id"], "url": doc["url"], "final_url": doc["final_url"], "status": doc["status"],
-                "error_code": (doc["error"] or {}).get("code"), "error": (doc["error"] or {}).get("message"), "title": doc["title"]}
+        base = {
+            "document_id": doc["id"],
+            "url": doc["url"],
+            "final_url": doc["final_url"],
+            "status": doc["status"],
+            "error_code": (doc["error"] or {}).get("code"),
+            "error": (doc["error"] or {}).get("message"),
+            "title": doc["title"],
+        }
         if not doc["sentences"]:
             writer.writerow(base)
         for s in doc["sentences"]:
-            writer.writerow({**base, "sentence_index": s["index"], "start": s["start"], "end": s["end"], "text": s["text"],
-                             "checkworthy": s["checkworthy"], "label": s["label"], "confidence": s["confidence"],
-                             "method": s["method"], "evidence_ids": " ".join(s["evidence_ids"])})
+            writer.writerow(
+                {
+                    **base,
+                    "sentence_index": s["index"],
+                    "start": s["start"],
+                    "end": s["end"],
+                    "text": s["text"],
+                    "checkworthy": s["checkworthy"],
+                    "label": s["label"],
+                    "confidence": s["confidence"],
+                    "method": s["method"],
+                    "evidence_ids": " ".join(s["evidence_ids"]),
+                }
+            )
 
 
 def claim_reviews(documents: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -234,7 +379,9 @@ def claim_reviews(documents: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
             if s["evidence_ids"]:
                 explanation += "; closest evidence: " + ", ".join(s["evidence_ids"])
             if s["method"] == "similarity-baseline":
-                explanation += ". The similarity baseline measures closeness in meaning; it cannot detect contradiction."
+                explanation += (
+                    ". The similarity baseline measures closeness in meaning; it cannot detect contradiction."
+                )
             yield {
                 "@context": "https://schema.org",
                 "@type": "ClaimReview",
@@ -242,12 +389,18 @@ def claim_reviews(documents: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
                 "datePublished": (doc["checked_at"] or "")[:10] or None,
                 "author": {"@type": "Organization", "name": "Veracity (automated claim check)"},
                 "itemReviewed": {"@type": "Claim", "appearance": appearance},
-                "reviewRating": {"@type": "Rating", "alternateName": RATING_NAMES.get(s["label"], s["label"]), "ratingExplanation": explanation},
+                "reviewRating": {
+                    "@type": "Rating",
+                    "alternateName": RATING_NAMES.get(s["label"], s["label"]),
+                    "ratingExplanation": explanation,
+                },
             }
 
 
 @batch.command()
-@click.option("--exit-with-parent", is_flag=True, help="Stop (after the current chunk) when the process that started it exits.")
+@click.option(
+    "--exit-with-parent", is_flag=True, help="Stop (after the current chunk) when the process that started it exits."
+)
 def worker(exit_with_parent: bool) -> None:
     """Run the API's queued batch jobs (from VERACITY_BATCH_DB) until none are left.
 
@@ -255,8 +408,8 @@ def worker(exit_with_parent: bool) -> None:
     """
     import logging
 
-    from service.batch_worker import run_worker
-    from service.cli import _settings
+    from veracity.service.batch_worker import run_worker
+    from veracity.service.cli import _settings
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s batch-worker: %(message)s")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TextIO
 
 import click
 
-from corpus import builder
-from corpus.importers import CorpusImportError, read_claimreview, read_items, read_scifact_corpus
-from corpus.store import DuplicateIdError, EvidenceStore
+from veracity.corpus import builder
+from veracity.corpus.importers import CorpusImportError, read_claimreview, read_items, read_scifact_corpus
+from veracity.corpus.store import DuplicateIdError, EvidenceStore
 
 DB_OPTION = click.option(
     "--db",
@@ -20,14 +21,19 @@ DB_OPTION = click.option(
 
 
 def _db_path(db: Path | None) -> Path:
-    from service.cli import _settings
+    from veracity.service.cli import _settings
 
     settings = _settings()  # parsed even when --db is given, so a bad VERACITY_* value is reported
     return db or Path(settings.corpus_db)
 
 
+def _stderr() -> TextIO:
+    # click 8.5 deprecated get_text_stream and serves it from a module __getattr__ typed ``object``
+    return click.get_text_stream("stderr")  # type: ignore[operator]
+
+
 def _embedder():
-    from models.embedder import load_embedder
+    from veracity.models.embedder import load_embedder
 
     return load_embedder(threads=2)
 
@@ -39,14 +45,16 @@ def corpus() -> None:
 
 @corpus.command()
 @DB_OPTION
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=builder.DATA_DIR)
+@click.option(
+    "--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=builder.DATA_DIR
+)
 def build(db: Path | None, data_dir: Path) -> None:
     """Rebuild the database from the reviewable files in corpus/data/."""
     path = _db_path(db)
     files = builder.data_files(data_dir)
     total = sum(1 for f in files for line in f.open(encoding="utf-8") if line.strip())
     embedder = _embedder()
-    with click.progressbar(length=total, label="Embedding evidence", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label="Embedding evidence", file=_stderr()) as bar:
         try:
             store = builder.build(path, embedder.encode, embedder.name, data_dir=data_dir, progress=bar.update)
         except (CorpusImportError, ValueError) as exc:
@@ -69,7 +77,13 @@ def import_(file: Path, db: Path | None, fmt: str, replace: bool) -> None:
     """Validate FILE and add all of its items in one transaction (all or nothing)."""
     if fmt == "auto":
         name = file.name.lower()
-        fmt = "scifact" if "corpus" in name and "scifact" in str(file).lower() else "claimreview" if name.endswith(".json") else "items"
+        fmt = (
+            "scifact"
+            if "corpus" in name and "scifact" in str(file).lower()
+            else "claimreview"
+            if name.endswith(".json")
+            else "items"
+        )
     try:
         items = {"items": read_items, "scifact": read_scifact_corpus, "claimreview": read_claimreview}[fmt](file)
     except CorpusImportError as exc:
@@ -79,7 +93,7 @@ def import_(file: Path, db: Path | None, fmt: str, replace: bool) -> None:
     path = _db_path(db)
     store = EvidenceStore(path)
     embedder = _embedder()
-    with click.progressbar(length=len(items), label="Embedding", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(items), label="Embedding", file=_stderr()) as bar:
         try:
             added = store.add(items, embedder.encode, embedder.name, replace=replace, progress=bar.update)
         except DuplicateIdError as exc:
@@ -118,12 +132,17 @@ def export(db: Path | None) -> None:
 
 @corpus.command()
 @DB_OPTION
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="Audit the source files in this folder (e.g. corpus/data) instead of a database.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Audit the source files in this folder (e.g. corpus/data) instead of a database.",
+)
 @click.option("--threshold", type=float, default=None, help="Cosine similarity that counts as a near-duplicate.")
 def audit(db: Path | None, data_dir: Path | None, threshold: float | None) -> None:
     """Check sources, grades, identifiers and near-duplicates; exit 1 on any failure."""
-    from corpus.audit import NEAR_DUPLICATE_COSINE, audit_items
+    from veracity.corpus.audit import NEAR_DUPLICATE_COSINE, audit_items
 
     if data_dir is not None:
         try:
@@ -160,7 +179,10 @@ def stats_markdown(data_dir: Path = builder.DATA_DIR) -> str:
     from collections import Counter
 
     items = [item for path in builder.data_files(data_dir) for item in read_items(path)]
-    lines = [f"{len(items)} evidence items from {len({i['source_url'] or i['doi'] for i in items})} distinct sources.", ""]
+    lines = [
+        f"{len(items)} evidence items from {len({i['source_url'] or i['doi'] for i in items})} distinct sources.",
+        "",
+    ]
     grades = Counter(i["grade"] for i in items)
     lines += ["| grade | items |", "|---|---:|"]
     lines += [f"| {g} | {grades[g]} |" for g in ("high", "moderate", "low", "very_low", "ungraded") if grades[g]]

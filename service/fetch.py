@@ -25,11 +25,11 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -43,7 +43,13 @@ TEXT_TYPES = frozenset({"text/plain"})
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 # WHATWG: these labels mean windows-1252 in HTML, whatever the page says.
-CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252"}
+CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _PRIVATE_HINT = "set VERACITY_ALLOW_PRIVATE_URLS=true (or --allow-private-urls) to fetch local addresses"
 
@@ -92,7 +98,7 @@ class Page:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class FetchError(Exception):
@@ -109,7 +115,9 @@ class FetchError(Exception):
 class TransientError(FetchError):
     """A failure worth retrying after a pause (``retry_after_s`` from the server when it said)."""
 
-    def __init__(self, code: str, message: str, http_status: int | None = None, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, http_status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(code, message, "failed", http_status)
         self.retry_after_s = retry_after_s
 
@@ -185,7 +193,9 @@ class GuardedTransport(httpx.HTTPTransport):
     """
 
     def __init__(self, config: FetchConfig) -> None:
-        limits = httpx.Limits(max_connections=max(config.concurrency, 1) * 2, max_keepalive_connections=config.concurrency)
+        limits = httpx.Limits(
+            max_connections=max(config.concurrency, 1) * 2, max_keepalive_connections=config.concurrency
+        )
         super().__init__(trust_env=False, limits=limits)
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
@@ -259,7 +269,10 @@ class Fetcher:
         self.client = httpx.Client(
             transport=GuardedTransport(config),
             timeout=httpx.Timeout(config.timeout_s),
-            headers={"User-Agent": config.user_agent, "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"},
+            headers={
+                "User-Agent": config.user_agent,
+                "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1",
+            },
             follow_redirects=False,
             trust_env=False,
         )
@@ -267,7 +280,7 @@ class Fetcher:
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self) -> "Fetcher":
+    def __enter__(self) -> Fetcher:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -286,14 +299,28 @@ class Fetcher:
             except TransientError as exc:
                 if attempt > self.config.retries:
                     tries = f"after {attempt} attempts" if attempt > 1 else "on the only attempt"
-                    return Page(url, "failed", http_status=exc.http_status, error_code=exc.code, error=f"{exc.message} ({tries}); try again later", attempts=attempt)
+                    return Page(
+                        url,
+                        "failed",
+                        http_status=exc.http_status,
+                        error_code=exc.code,
+                        error=f"{exc.message} ({tries}); try again later",
+                        attempts=attempt,
+                    )
                 pause = min(self.config.backoff_s * 2 ** (attempt - 1), self.config.max_backoff_s)
                 if exc.retry_after_s is not None:
                     pause = min(max(pause, exc.retry_after_s), self.config.max_backoff_s)
                 log.debug("retrying %s in %.2f s: %s", url, pause, exc.message)
                 time.sleep(pause * (0.75 + random.random() / 2))
             except FetchError as exc:
-                return Page(url, exc.status, http_status=exc.http_status, error_code=exc.code, error=exc.message, attempts=attempt)
+                return Page(
+                    url,
+                    exc.status,
+                    http_status=exc.http_status,
+                    error_code=exc.code,
+                    error=exc.message,
+                    attempts=attempt,
+                )
 
     def _fetch_once(self, url: str) -> Page:
         seen = {url}
@@ -303,7 +330,10 @@ class Fetcher:
         while True:
             problem = url_problem(current, allow_private=True)  # scheme and host; addresses are vetted on connect
             if problem:
-                raise FetchError("invalid_redirect" if redirects else "invalid_url", f"redirect to {problem}" if redirects else problem)
+                raise FetchError(
+                    "invalid_redirect" if redirects else "invalid_url",
+                    f"redirect to {problem}" if redirects else problem,
+                )
             host = urlsplit(current).hostname or ""
             with self.limiter.slot(host):
                 try:
@@ -314,7 +344,8 @@ class Fetcher:
                             redirects += 1
                             if target in seen:
                                 raise FetchError(
-                                    "redirect_loop", f"{url} redirects in a loop ({current} → {target}); open it in a browser to see where it should go"
+                                    "redirect_loop",
+                                    f"{url} redirects in a loop ({current} → {target}); open it in a browser to see where it should go",
                                 )
                             if redirects > self.config.max_redirects:
                                 raise FetchError(
@@ -327,28 +358,45 @@ class Fetcher:
                         return self._read(url, current, response, redirects, deadline)
                 except BlockedAddressError as exc:
                     where = f" (redirected from {url})" if redirects else ""
-                    raise FetchError("blocked_address", f"refused to fetch {current}{where}: {exc}; {_PRIVATE_HINT}") from None
+                    raise FetchError(
+                        "blocked_address", f"refused to fetch {current}{where}: {exc}; {_PRIVATE_HINT}"
+                    ) from None
                 except httpx.TimeoutException:
-                    raise TransientError("timeout", f"{current} did not answer within {self.config.timeout_s:g} s") from None
+                    raise TransientError(
+                        "timeout", f"{current} did not answer within {self.config.timeout_s:g} s"
+                    ) from None
                 except httpx.ConnectError as exc:
                     message = str(exc)
                     if message.startswith("cannot resolve"):
                         raise FetchError("dns_error", f"{message}; check the host name") from None
                     raise TransientError("connect_error", f"could not connect to {host}: {message}") from None
                 except httpx.HTTPError as exc:  # connection reset, protocol errors
-                    raise TransientError("network_error", f"{type(exc).__name__} while reading {current}: {exc}") from None
+                    raise TransientError(
+                        "network_error", f"{type(exc).__name__} while reading {current}: {exc}"
+                    ) from None
 
     def _read(self, url: str, final_url: str, response: httpx.Response, redirects: int, deadline: float) -> Page:
         status = response.status_code
         if status in TRANSIENT_STATUS:
-            raise TransientError("http_error", f"HTTP {status} {response.reason_phrase} from {final_url}", status, _retry_after(response))
+            raise TransientError(
+                "http_error", f"HTTP {status} {response.reason_phrase} from {final_url}", status, _retry_after(response)
+            )
         if status >= 400 or status < 200 or status in (204, 205):
-            hint = "the page does not exist; check the URL" if status in (404, 410) else "the server refused the request"
-            raise FetchError("http_error", f"HTTP {status} {response.reason_phrase} from {final_url}: {hint}", http_status=status)
+            hint = (
+                "the page does not exist; check the URL" if status in (404, 410) else "the server refused the request"
+            )
+            raise FetchError(
+                "http_error", f"HTTP {status} {response.reason_phrase} from {final_url}: {hint}", http_status=status
+            )
         content_type = response.headers.get("content-type")
         mime = _mime(content_type)
         if mime == "application/pdf" or final_url.lower().endswith(".pdf") and mime in ("", "application/octet-stream"):
-            raise FetchError("pdf", f"{final_url} is a PDF; PDFs are not checked yet, give the HTML version of the page", "skipped", status)
+            raise FetchError(
+                "pdf",
+                f"{final_url} is a PDF; PDFs are not checked yet, give the HTML version of the page",
+                "skipped",
+                status,
+            )
         if mime and mime not in HTML_TYPES | TEXT_TYPES:
             raise FetchError(
                 "unsupported_content_type",
@@ -366,7 +414,9 @@ class Fetcher:
             if size > self.config.max_bytes:
                 raise FetchError("too_large", _too_large(final_url, self.config.max_bytes), "skipped", status)
             if time.monotonic() > deadline:
-                raise TransientError("timeout", f"{final_url} took longer than {self.config.total_timeout_s:g} s to download")
+                raise TransientError(
+                    "timeout", f"{final_url} took longer than {self.config.total_timeout_s:g} s to download"
+                )
             chunks.append(chunk)
         body = b"".join(chunks)
         page = page_from_bytes(body, content_type, url=url, final_url=final_url)
@@ -444,20 +494,39 @@ def page_from_bytes(body: bytes, content_type: str | None, url: str | None, fina
     if not main or not main.strip():
         what = "no main text could be extracted" if html else "the text is empty"
         where = f" from {final_url or url}" if final_url or url else ""
-        return Page(url, "failed", final_url=final_url, content_type=content_type, encoding=encoding, title=title, error_code="no_text",
-                    error=f"{what}{where}; the page may be built by JavaScript or hold only navigation")
-    return Page(url, "ok", text=main, final_url=final_url, title=title, published=published, content_type=content_type, encoding=encoding)
+        return Page(
+            url,
+            "failed",
+            final_url=final_url,
+            content_type=content_type,
+            encoding=encoding,
+            title=title,
+            error_code="no_text",
+            error=f"{what}{where}; the page may be built by JavaScript or hold only navigation",
+        )
+    return Page(
+        url,
+        "ok",
+        text=main,
+        final_url=final_url,
+        title=title,
+        published=published,
+        content_type=content_type,
+        encoding=encoding,
+    )
 
 
 def extract_html(html: str, url: str | None) -> tuple[str | None, str | None, str | None]:
     """(title, date, main text) with trafilatura; boilerplate such as menus and footers is dropped."""
     import trafilatura
+    from trafilatura.settings import Document
 
     document = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=False, include_images=False, favor_recall=True
     )
     if document is None:
         return _title_only(html), None, None
+    assert isinstance(document, Document)  # as_dict=False: never the dict form
     return document.title or _title_only(html), document.date, document.text
 
 
@@ -466,7 +535,14 @@ def _title_only(html: str) -> str | None:
     return re.sub(r"\s+", " ", match.group(1)).strip() or None if match else None
 
 
-FILE_TYPES = {".html": "text/html", ".htm": "text/html", ".xhtml": "application/xhtml+xml", ".txt": "text/plain", ".md": "text/plain", ".text": "text/plain"}
+FILE_TYPES = {
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".xhtml": "application/xhtml+xml",
+    ".txt": "text/plain",
+    ".md": "text/plain",
+    ".text": "text/plain",
+}
 
 
 def page_from_file(path: Path, key: str, body: bytes | None = None) -> Page:
@@ -479,8 +555,12 @@ def page_from_file(path: Path, key: str, body: bytes | None = None) -> Page:
     if content_type is None:
         if suffix == ".pdf":
             return Page(None, "skipped", error_code="pdf", error=f"{path} is a PDF; PDFs are not checked yet")
-        return Page(None, "skipped", error_code="unsupported_content_type",
-                    error=f"{path} is not .html, .htm or .txt ({suffix or 'no suffix'}); only web pages and text are checked")
+        return Page(
+            None,
+            "skipped",
+            error_code="unsupported_content_type",
+            error=f"{path} is not .html, .htm or .txt ({suffix or 'no suffix'}); only web pages and text are checked",
+        )
     if body is None:
         try:
             body = path.read_bytes()

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from corpus.store import EvidenceStore
-from models.embedder import Embedder, load_embedder
-from service.checkworthy import Checkworthiness, CheckworthinessStage
-from service.retrieve import Evidence, Retriever, RetrieverConfig
-from service.segment import Segment, segment
-from service.verdict import LABELS, SimilarityBaseline, StanceVerdict, Verdict
+from veracity.corpus.store import EvidenceStore
+from veracity.models.embedder import Embedder, load_embedder
+from veracity.service.checkworthy import Checkworthiness, CheckworthinessStage
+from veracity.service.retrieve import Evidence, Retriever, RetrieverConfig
+from veracity.service.segment import Segment, segment
+from veracity.service.verdict import LABELS, SimilarityBaseline, StanceVerdict, Verdict
 
 if TYPE_CHECKING:
-    from service.settings import Settings
+    from veracity.service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class TooManySentences(ValueError):
 
 
 class VerdictMaker(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]: ...
 
@@ -145,7 +146,6 @@ class Pipeline:
         log.info("checked %d documents, %d claims %s", len(texts), len(claims), timings)
         return results
 
-
     def verify(self, items: list[tuple[str, list[str]]]) -> list[Verdict]:
         """Each claim against the evidence texts its user brought, with the same models and rules as ``check``.
 
@@ -156,14 +156,28 @@ class Pipeline:
         vectors = self.embedder.encode(texts) if texts else np.zeros((0, 384), np.float32)
         claim_vecs, offset = vectors[: len(items)], len(items)
         evidence: list[list[Evidence]] = []
-        for (claim, supplied), cv in zip(items, claim_vecs):
+        for (_, supplied), cv in zip(items, claim_vecs):
             ev = vectors[offset : offset + len(supplied)]
             offset += len(supplied)
-            evidence.append([
-                Evidence(f"evidence-{i + 1}", text, "", None, None, None, "", 0, "user_supplied", "ungraded",
-                         round(float(v @ cv), 4), i + 1)
-                for i, (text, v) in enumerate(zip(supplied, ev))
-            ])
+            evidence.append(
+                [
+                    Evidence(
+                        f"evidence-{i + 1}",
+                        text,
+                        "",
+                        None,
+                        None,
+                        None,
+                        "",
+                        0,
+                        "user_supplied",
+                        "ungraded",
+                        round(float(v @ cv), 4),
+                        i + 1,
+                    )
+                    for i, (text, v) in enumerate(zip(supplied, ev))
+                ]
+            )
         return self.verdict.decide_many([c for c, _ in items], evidence)
 
 
@@ -171,25 +185,25 @@ def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
 
-def open_store(settings: "Settings", progress=None) -> EvidenceStore:
+def open_store(settings: Settings, progress=None) -> EvidenceStore:
     """Open the evidence database, building the default corpus first when it is missing or stale."""
-    from corpus import builder
+    from veracity.corpus import builder
 
     db_path = Path(settings.corpus_db)
-    is_default = db_path.resolve() == builder.DEFAULT_DB.resolve()
-    if is_default and settings.build_corpus and not builder.is_current(db_path):
+    if settings.default_corpus and settings.build_corpus and not builder.is_current(db_path):
         log.info("building the default corpus at %s", db_path)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
         embedder = load_embedder(threads=settings.threads, precision=settings.precision)
         return builder.build(db_path, embedder.encode, embedder.name, progress=progress)
     if not db_path.exists():
         raise FileNotFoundError(
             f"Evidence database {db_path} does not exist. Build it with `veracity corpus build` or create it "
-            f"with `veracity corpus import FILE --db {db_path}`, or unset VERACITY_CORPUS_DB to use the default."
+            f"with `veracity corpus import FILE --db {db_path}`, or unset VERACITY_CORPUS_DB to use the bundled corpus."
         )
     return EvidenceStore(db_path)
 
 
-def build_pipeline(settings: "Settings") -> Pipeline:
+def build_pipeline(settings: Settings) -> Pipeline:
     """Load every model once and open the store: the one way the API, CLI and batch runner get a pipeline."""
     embedder = load_embedder(threads=settings.threads, precision=settings.precision)
     store = open_store(settings)
@@ -197,26 +211,26 @@ def build_pipeline(settings: "Settings") -> Pipeline:
     return Pipeline(embedder, retriever, load_verdict_maker(settings), load_checkworthiness(settings))
 
 
-def load_checkworthiness(settings: "Settings") -> CheckworthinessStage:
+def load_checkworthiness(settings: Settings) -> CheckworthinessStage:
     model_dir = Path(settings.checkworthy_model)
     if (model_dir / "model.safetensors").exists():
-        from models.checkworthy import CheckworthyModel
+        from veracity.models.checkworthy import CheckworthyModel
 
         return CheckworthinessStage(CheckworthyModel.load(model_dir))
     log.warning("no check-worthiness model in %s: using the rules alone", model_dir)
     return CheckworthinessStage()
 
 
-def load_verdict_maker(settings: "Settings") -> VerdictMaker:
+def load_verdict_maker(settings: Settings) -> VerdictMaker:
     """The stance model and calibrated combiner when both ship; otherwise the similarity baseline, named as such."""
     stance_dir, combiner_dir = Path(settings.stance_model), Path(settings.verdict_model)
     if (stance_dir / "config.json").exists() and (combiner_dir / "verdict.skops").exists():
-        from models.stance import StanceModel
-        from models.verdict_model import VerdictModel
+        from veracity.models.stance import StanceModel
+        from veracity.models.verdict_model import VerdictModel
 
         relevance = None
         if (Path(settings.relevance_model) / "relevance.json").exists():
-            from models.relevance import RelevanceModel
+            from veracity.models.relevance import RelevanceModel
 
             relevance = RelevanceModel.load(settings.relevance_model)
         else:

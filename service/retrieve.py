@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from corpus.store import EvidenceMatrix, EvidenceStore, PassageMatrix
+from veracity.corpus.store import EvidenceMatrix, EvidenceStore, PassageMatrix
+
+if TYPE_CHECKING:
+    from veracity.models.stance import StanceModel
 
 # (claim, passage) pairs -> relevance in [0, 1], one per pair; e.g. 1 - P(neutral) of the stance model.
 RelevanceFn = Callable[[Sequence[tuple[str, str]]], np.ndarray]
@@ -95,14 +99,22 @@ class Retriever:
     def reload(self) -> None:
         self._matrix: EvidenceMatrix = self.store.matrix()
         self._row = {item_id: i for i, item_id in enumerate(self._matrix.ids)}
-        passages: PassageMatrix = self.store.passage_matrix() if self.config.passages else PassageMatrix([], [], np.zeros((0, 384), np.float32))
+        passages: PassageMatrix = (
+            self.store.passage_matrix()
+            if self.config.passages
+            else PassageMatrix([], [], np.zeros((0, 384), np.float32))
+        )
         owners = np.array([self._row.get(e, -1) for e in passages.evidence_ids], dtype=np.int64)
         keep = owners >= 0
         order = np.argsort(owners[keep], kind="stable")  # passages grouped by item, for reduceat
         self._passage_ids = [passages.ids[i] for i in np.flatnonzero(keep)[order]]
         self._passage_vectors = passages.vectors[keep][order]
         self._passage_owner = owners[keep][order]
-        starts = np.flatnonzero(np.r_[True, self._passage_owner[1:] != self._passage_owner[:-1]]) if len(order) else np.zeros(0, np.int64)
+        starts = (
+            np.flatnonzero(np.r_[True, self._passage_owner[1:] != self._passage_owner[:-1]])
+            if len(order)
+            else np.zeros(0, np.int64)
+        )
         self._group_starts = starts
         self._group_ends = np.r_[starts[1:], len(order)].astype(np.int64) if len(order) else starts
         self._group_rows = self._passage_owner[starts] if len(order) else np.zeros(0, np.int64)
@@ -122,8 +134,8 @@ class Retriever:
         ranked: list[list[int]] = []
         for qi, query in enumerate(queries):
             rows, _, score = self._candidates(query, sims[qi], passage_sims[qi])
-            order = np.lexsort((-passage_sims[qi][rows], -score))  # ties: the better passage first
-            ranked.append([int(rows[i]) for i in order])
+            by_score = np.lexsort((-passage_sims[qi][rows], -score))  # ties: the better passage first
+            ranked.append([int(rows[i]) for i in by_score])
         texts = self._passage_texts(p_sims, ranked, max(k, cfg.rerank if self.reranker else 0))
         if self.reranker is not None and cfg.rerank > 0:
             ranked = self._rerank(queries, ranked, texts)
@@ -159,13 +171,19 @@ class Retriever:
             out.append(([self._matrix.ids[r] for r in rows], features))
         return out
 
-    def _candidates(self, query: str, sims: np.ndarray, passage_sims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _candidates(
+        self, query: str, sims: np.ndarray, passage_sims: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One query's candidates (the heads of the dense, passage and FTS5 rankings), their fusion features,
         and their fused score under ``config.fusion``."""
         cfg = self.config
         n_cand = min(cfg.candidates, self.size)
         dense = _top(sims, n_cand)
-        passage = _top(passage_sims, n_cand) if len(self._passage_ids) and (cfg.passage_weight or cfg.fusion == "linear") else []
+        passage = (
+            _top(passage_sims, n_cand)
+            if len(self._passage_ids) and (cfg.passage_weight or cfg.fusion == "linear")
+            else []
+        )
         lexical = []
         if cfg.lexical and (cfg.lexical_weight or cfg.fusion == "linear"):
             lexical = [(self._row[i], s) for i, s in self.store.search_text(query, n_cand) if i in self._row]
@@ -228,7 +246,7 @@ class Retriever:
         return out
 
 
-def stance_relevance(model) -> RelevanceFn:  # type: ignore[no-untyped-def]
+def stance_relevance(model: StanceModel) -> RelevanceFn:
     """Relevance from a stance model: evidence that supports or contradicts a claim is about it."""
 
     def relevance(pairs: Sequence[tuple[str, str]]) -> np.ndarray:

@@ -100,7 +100,7 @@ def segment(text: str) -> list[Segment]:
     for offset, content in _lines(text):
         prefix_match = _PREFIX.match(content)
         prefix = prefix_match.group(0) if prefix_match else ""
-        body = content[len(prefix):]
+        body = content[len(prefix) :]
         kind = "sentence" if "\n" in body and not prefix else _line_kind(body, prefix)
         body_start = offset + len(prefix)
         if kind == "heading":
@@ -116,7 +116,5 @@ def segment(text: str) -> list[Segment]:
             if not piece:
                 continue
             start = body_start + span_start + stripped_left
-            segments.append(
-                Segment(index=len(segments), text=piece, start=start, end=start + len(piece), kind=kind)
-            )
+            segments.append(Segment(index=len(segments), text=piece, start=start, end=start + len(piece), kind=kind))
     return segments

@@ -7,12 +7,32 @@ a bad value stops start-up with the variable's name and a valid example rather t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent.parent  # the repository in a clone; veracity/ inside site-packages
+MODELS = PACKAGE / "models"
+ROOT = PACKAGE  # kept for callers that read paths relative to the checkout
 PREFIX = "VERACITY_"
+# Stands for the data folder in a default path, so the default reads "{data_dir}/corpus.db" in the docs.
+DATA_DIR_MARK = Path("{data_dir}")
+
+
+def default_data_dir() -> Path:
+    """Where writable files live (the built corpus database, batch jobs): never inside the installed package.
+
+    ``$XDG_DATA_HOME/veracity`` (``~/.local/share/veracity``) on Linux, ``~/Library/Application Support/veracity`` on
+    macOS, ``%LOCALAPPDATA%\\veracity`` on Windows; ``VERACITY_DATA_DIR`` overrides it.
+    """
+    import sys
+
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "veracity"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "veracity"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "veracity"
 
 
 class SettingsError(ValueError):
@@ -23,9 +43,13 @@ class SettingsError(ValueError):
 class Settings:
     host: str = field(default="127.0.0.1", metadata={"help": "Interface the server listens on."})
     port: int = field(default=8080, metadata={"help": "TCP port of the server."})
+    data_dir: Path = field(
+        default_factory=default_data_dir,
+        metadata={"help": "Folder for writable files: the built default corpus and batch jobs (created on use)."},
+    )
     corpus_db: Path = field(
-        default=ROOT / "corpus" / "corpus.db",
-        metadata={"help": "Evidence database; built from corpus/data/ if missing or stale (default corpus only)."},
+        default=DATA_DIR_MARK / "corpus.db",
+        metadata={"help": "Evidence database; the default one is built from the bundled corpus when missing or stale."},
     )
     build_corpus: bool = field(
         default=True, metadata={"help": "Build or refresh the default corpus database at start-up when needed."}
@@ -37,23 +61,25 @@ class Settings:
         default=0.75, metadata={"help": "Cosine similarity above which the baseline calls a claim supported."}
     )
     stance_model: Path = field(
-        default=ROOT / "models" / "stance", metadata={"help": "Folder of the stance cross-encoder (empty: baseline)."}
+        default=MODELS / "stance", metadata={"help": "Folder of the stance cross-encoder (empty: baseline)."}
     )
     verdict_model: Path = field(
-        default=ROOT / "models" / "verdict", metadata={"help": "Folder of the calibrated verdict combiner."}
+        default=MODELS / "verdict", metadata={"help": "Folder of the calibrated verdict combiner."}
     )
     relevance_model: Path = field(
-        default=ROOT / "models" / "relevance",
+        default=MODELS / "relevance",
         metadata={"help": "Folder of the aboutness model that tells 'not covered' apart (empty: every item is read)."},
     )
     checkworthy_model: Path = field(
-        default=ROOT / "models" / "checkworthy", metadata={"help": "Folder of the check-worthiness classifier."}
+        default=MODELS / "checkworthy", metadata={"help": "Folder of the check-worthiness classifier."}
     )
     threads: int = field(default=2, metadata={"help": "Torch threads for model inference."})
     precision: str = field(
         default="auto",
-        metadata={"help": "Model arithmetic: auto (bf16 where the CPU has native bf16, else fp32), fp32 or bf16.",
-                  "choices": ("auto", "fp32", "bf16")},
+        metadata={
+            "help": "Model arithmetic: auto (bf16 where the CPU has native bf16, else fp32), fp32 or bf16.",
+            "choices": ("auto", "fp32", "bf16"),
+        },
     )
     threads_server: int = field(default=4, metadata={"help": "Waitress worker threads."})
     api_keys: tuple[str, ...] = field(
@@ -61,27 +87,43 @@ class Settings:
     )
     cors_origins: str = field(default="*", metadata={"help": "Access-Control-Allow-Origin for /v1/*."})
     batch_db: Path = field(
-        default=ROOT / "batches.db", metadata={"help": "SQLite file holding batch jobs submitted to the API."}
+        default=DATA_DIR_MARK / "batches.db",
+        metadata={"help": "SQLite file holding batch jobs submitted to the API."},
     )
     allow_private_urls: bool = field(
         default=False, metadata={"help": "Let batch jobs fetch private, loopback and link-local addresses."}
     )
     batch_max_documents: int = field(default=1000, metadata={"help": "Most documents in one POST /v1/batches job."})
-    batch_delay_s: float = field(default=1.0, metadata={"help": "Pause between two batch requests to the same host, in seconds."})
+    batch_delay_s: float = field(
+        default=1.0, metadata={"help": "Pause between two batch requests to the same host, in seconds."}
+    )
     log_level: str = field(default="INFO", metadata={"help": "Python logging level."})
 
+    def __post_init__(self) -> None:
+        # Unset database paths follow the data folder; frozen, so set once here.
+        for name in ("corpus_db", "batch_db"):
+            path = getattr(self, name)
+            if path.parts[:1] == (DATA_DIR_MARK.name,):
+                object.__setattr__(self, name, Path(self.data_dir).joinpath(*path.parts[1:]))
+
+    @property
+    def default_corpus(self) -> bool:
+        """True when the database is the data folder's copy of the bundled corpus (built and refreshed here)."""
+        return Path(self.corpus_db).resolve() == (Path(self.data_dir) / "corpus.db").resolve()
+
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
             name = PREFIX + f.name.upper()
             if name in environ:
-                values[f.name] = _parse(name, environ[name], f.default)
+                default = f.default if f.default is not MISSING else Path()  # default_factory fields are paths
+                values[f.name] = _parse(name, environ[name], default)
                 choices = f.metadata.get("choices")
                 if choices and values[f.name] not in choices:
                     raise SettingsError(f"{name}={environ[name]!r} is not valid; choose one of {', '.join(choices)}")
-        return replace(cls(), **values, **overrides)
+        return cls(**{**values, **overrides})
 
 
 def _parse(name: str, raw: str, default: Any) -> Any:
@@ -107,10 +149,19 @@ def _parse(name: str, raw: str, default: Any) -> Any:
         return raw
     except ValueError:
         example = {bool: "true", int: "8080", float: "0.75", tuple: "key1,key2"}.get(type(default), "value")
-        raise SettingsError(f"{name}={raw!r} is not valid; expected a {type(default).__name__}, e.g. {name}={example}") from None
+        raise SettingsError(
+            f"{name}={raw!r} is not valid; expected a {type(default).__name__}, e.g. {name}={example}"
+        ) from None
 
 
-SETTINGS = [(PREFIX + f.name.upper(), f.default, f.metadata.get("help", "")) for f in fields(Settings)]
+SETTINGS = [
+    (
+        PREFIX + f.name.upper(),
+        "(per-user data folder)" if f.default is MISSING else f.default,
+        f.metadata.get("help", ""),
+    )
+    for f in fields(Settings)
+]
 
 
 def settings_markdown() -> str:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.stance import apply_min_support
-from models.verdict_model import FEATURE_NAMES, GRADE_WEIGHTS, claim_features
-from service.retrieve import Evidence
+from veracity.models.stance import apply_min_support
+from veracity.models.verdict_model import FEATURE_NAMES, GRADE_WEIGHTS, claim_features
+from veracity.service.retrieve import Evidence
 
 LABELS = ("supported", "contradicted", "unsupported")
 # What a verdict rests on, for the page, the extension and exports to put in words (README, "Reason codes").
@@ -141,9 +141,16 @@ class StanceVerdict:
             per_claim.append(p)
             offset += int(a.sum())
         # One combiner call for the whole request: per claim, scikit-learn's overhead was ~5 ms a call.
-        features = np.stack(
-            [claim_features(p, [e.similarity for e in items], [e.grade for e in items]) for p, items in zip(per_claim, evidence)]
-        ) if evidence else np.zeros((0, len(FEATURE_NAMES)))
+        features = (
+            np.stack(
+                [
+                    claim_features(p, [e.similarity for e in items], [e.grade for e in items])
+                    for p, items in zip(per_claim, evidence)
+                ]
+            )
+            if evidence
+            else np.zeros((0, len(FEATURE_NAMES)))
+        )
         combined = self.combiner.predict_proba(features) if len(features) else features
         return [
             self._decide(items, p, c, a, r)
@@ -158,22 +165,28 @@ class StanceVerdict:
             ScoredEvidence(
                 e,
                 STANCES[label] if keep else None,
-                tuple(round(float(x), 4) for x in p) if keep else None,
+                _rounded(p) if keep else None,
                 None if np.isnan(r) else round(float(r), 4),
             )
             for e, p, label, keep, r in zip(items, probs, labels, about, relevance)
         ]
         if not items:
-            return Verdict("unsupported", 1.0, self.name, scored, "the corpus has no evidence for this claim",
-                           reason_code="not_covered")
+            return Verdict(
+                "unsupported",
+                1.0,
+                self.name,
+                scored,
+                "the corpus has no evidence for this claim",
+                reason_code="not_covered",
+            )
         if not about.any():
             confidence = 1.0 - float(np.max(relevance)) if not np.isnan(relevance).all() else 1.0
             return Verdict("unsupported", confidence, self.name, scored, NOT_COVERED, reason_code="not_covered")
         p = dict(zip(LABELS, combined.tolist()))
-        label = max(p, key=p.get)
+        label = max(p, key=lambda k: p[k])
         read = [s for s in scored if s.stance is not None]
         supporting = [s for s in read if s.stance == "supports"]
-        contradicting = [s for s in read if s.stance == "contradicts" and s.stance_probs[1] >= self.min_stance]
+        contradicting = [s for s in read if s.stance == "contradicts" and _prob(s, 1) >= self.min_stance]
         best_sup = _strongest(supporting, 0)
         best_con = _strongest(contradicting, 1)
         # To assert "contradicted" an item must contradict with P >= min_stance; to hold back a "supported", any
@@ -185,35 +198,81 @@ class StanceVerdict:
                 return self._unsupported(scored, p, "no evidence clearly supports the claim")
             if best_sup.evidence.grade not in TRUSTED_GRADES:
                 return self._unsupported(
-                    scored, p, f"the only supporting evidence ({best_sup.evidence.id}) is {best_sup.evidence.grade.replace('_', ' ')}",
+                    scored,
+                    p,
+                    f"the only supporting evidence ({best_sup.evidence.id}) is {best_sup.evidence.grade.replace('_', ' ')}",
                     "weak_evidence_only",
                 )
             if best_con is not None and _strength(best_con, 1) >= _strength(best_sup, 0):
                 label = "contradicted"
-            elif best_opposing is not None and _strength(best_sup, 0) < self.support_margin * _strength(best_opposing, 1):
+            elif best_opposing is not None and _strength(best_sup, 0) < self.support_margin * _strength(
+                best_opposing, 1
+            ):
                 return self._unsupported(
-                    scored, p, f"the evidence conflicts: {best_opposing.evidence.id} contradicts the claim and the "
-                    f"support ({best_sup.evidence.id}) does not clearly outweigh it", "conflicting",
+                    scored,
+                    p,
+                    f"the evidence conflicts: {best_opposing.evidence.id} contradicts the claim and the "
+                    f"support ({best_sup.evidence.id}) does not clearly outweigh it",
+                    "conflicting",
                 )
             else:
-                return Verdict("supported", p["supported"], self.name, scored, _because(best_sup, "supports"),
-                               best_sup.evidence.id, "supported")
+                return Verdict(
+                    "supported",
+                    p["supported"],
+                    self.name,
+                    scored,
+                    _because(best_sup, "supports"),
+                    best_sup.evidence.id,
+                    "supported",
+                )
         if label == "contradicted":
             if best_con is None:
                 return self._unsupported(scored, p, "no evidence clearly contradicts the claim")
-            if best_sup is not None and best_sup.evidence.grade in TRUSTED_GRADES and _strength(best_sup, 0) > _strength(best_con, 1):
-                return self._unsupported(scored, p, "the evidence conflicts; stronger evidence supports the claim", "conflicting")
-            return Verdict("contradicted", p["contradicted"], self.name, scored, _because(best_con, "contradicts"),
-                           best_con.evidence.id, "contradicted")
+            if (
+                best_sup is not None
+                and best_sup.evidence.grade in TRUSTED_GRADES
+                and _strength(best_sup, 0) > _strength(best_con, 1)
+            ):
+                return self._unsupported(
+                    scored, p, "the evidence conflicts; stronger evidence supports the claim", "conflicting"
+                )
+            return Verdict(
+                "contradicted",
+                p["contradicted"],
+                self.name,
+                scored,
+                _because(best_con, "contradicts"),
+                best_con.evidence.id,
+                "contradicted",
+            )
         if supporting and not contradicting and all(s.evidence.grade not in TRUSTED_GRADES for s in supporting):
-            return self._unsupported(scored, p, "only very-low-certainty evidence supports the claim", "weak_evidence_only")
-        return self._unsupported(scored, p, "no relevant evidence takes a side" if not (supporting or contradicting) else "the evidence is not conclusive")
+            return self._unsupported(
+                scored, p, "only very-low-certainty evidence supports the claim", "weak_evidence_only"
+            )
+        return self._unsupported(
+            scored,
+            p,
+            "no relevant evidence takes a side"
+            if not (supporting or contradicting)
+            else "the evidence is not conclusive",
+        )
 
-    def _unsupported(self, scored: list[ScoredEvidence], p: dict[str, float], reason: str, code: str = "no_side") -> Verdict:
+    def _unsupported(
+        self, scored: list[ScoredEvidence], p: dict[str, float], reason: str, code: str = "no_side"
+    ) -> Verdict:
         return Verdict("unsupported", p["unsupported"], self.name, scored, reason, reason_code=code)
 
 
 STANCES = ("supports", "contradicts", "neutral")
+
+
+def _rounded(p: np.ndarray) -> tuple[float, float, float]:
+    return (round(float(p[0]), 4), round(float(p[1]), 4), round(float(p[2]), 4))
+
+
+def _prob(scored: ScoredEvidence, column: int) -> float:
+    """P(stance) of an item that was read (0 for one the relevance gate kept from the stance model)."""
+    return scored.stance_probs[column] if scored.stance_probs is not None else 0.0
 
 
 def _strength(scored: ScoredEvidence, column: int) -> float:
@@ -222,7 +281,11 @@ def _strength(scored: ScoredEvidence, column: int) -> float:
     A product rather than "grade first": an off-topic high-grade item with a shaky stance must not outweigh
     on-topic moderate evidence, while at equal relevance and stance the higher grade still wins.
     """
-    return scored.stance_probs[column] * max(scored.evidence.similarity, 0.0) * GRADE_WEIGHTS.get(scored.evidence.grade, 0.0)
+    return (
+        _prob(scored, column)
+        * max(scored.evidence.similarity, 0.0)
+        * GRADE_WEIGHTS.get(scored.evidence.grade, 0.0)
+    )
 
 
 def _strongest(items: list[ScoredEvidence], column: int) -> ScoredEvidence | None:

@@ -24,7 +24,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="session")
 def embedder():
-    from models.embedder import load_embedder
+    from veracity.models.embedder import load_embedder
 
     return load_embedder(threads=2)
 
@@ -36,8 +36,8 @@ def seed_text() -> str:
 
 @pytest.fixture(scope="session")
 def built_corpus_db(tmp_path_factory, embedder) -> Path:
-    from corpus.importers import read_items
-    from corpus.store import EvidenceStore
+    from veracity.corpus.importers import read_items
+    from veracity.corpus.store import EvidenceStore
 
     path = tmp_path_factory.mktemp("corpus") / "evidence.db"
     store = EvidenceStore(path)
@@ -56,14 +56,14 @@ def corpus_db(built_corpus_db, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(built_corpus_db):
-    from service.settings import Settings
+    from veracity.service.settings import Settings
 
     return Settings(corpus_db=built_corpus_db, build_corpus=False, api_keys=("test-key",), max_body_bytes=20_000)
 
 
 @pytest.fixture(scope="session")
 def app(settings):
-    from service.app import create_app
+    from veracity.service.app import create_app
 
     return create_app(settings)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from models.stance import DEFAULT_DIR as STANCE_DIR
-from models.stance import StanceConfig
+from veracity.models.stance import DEFAULT_DIR as STANCE_DIR
+from veracity.models.stance import StanceConfig
 
 
 def assert_error_shape(response, status: int, code: str | None = None) -> dict:
@@ -44,7 +44,9 @@ def test_check_seed_article_returns_offsets_verdicts_and_summary(client, seed_te
 
 
 def test_check_accepts_text_plain(client):
-    response = client.post("/v1/check", data="Naloxone reverses opioid overdose.", content_type="text/plain; charset=utf-8")
+    response = client.post(
+        "/v1/check", data="Naloxone reverses opioid overdose.", content_type="text/plain; charset=utf-8"
+    )
     assert response.status_code == 200
     assert response.get_json()["sentences"][0]["text"] == "Naloxone reverses opioid overdose."
 
@@ -116,7 +118,9 @@ def test_evidence_by_id(client):
 
 
 def test_cors_headers_on_v1(client):
-    response = client.options("/v1/check", headers={"Origin": "chrome-extension://abc", "Access-Control-Request-Method": "POST"})
+    response = client.options(
+        "/v1/check", headers={"Origin": "chrome-extension://abc", "Access-Control-Request-Method": "POST"}
+    )
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]

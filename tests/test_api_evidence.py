@@ -21,8 +21,8 @@ NEW_ITEM = {
 
 @pytest.fixture
 def writable_client(corpus_db):
-    from service.app import create_app
-    from service.settings import Settings
+    from veracity.service.app import create_app
+    from veracity.service.settings import Settings
 
     app = create_app(Settings(corpus_db=corpus_db, build_corpus=False, api_keys=("s3cret",)))
     return app.test_client()
@@ -38,7 +38,9 @@ def test_search_finds_items_by_meaning(client):
 
 def test_adding_evidence_requires_a_key(writable_client):
     assert_error_shape(writable_client.post("/v1/evidence", json=NEW_ITEM), 401, "missing_api_key")
-    assert_error_shape(writable_client.post("/v1/evidence", json=NEW_ITEM, headers={"X-API-Key": "wrong"}), 403, "invalid_api_key")
+    assert_error_shape(
+        writable_client.post("/v1/evidence", json=NEW_ITEM, headers={"X-API-Key": "wrong"}), 403, "invalid_api_key"
+    )
 
 
 def test_added_evidence_is_searchable_at_once(writable_client):
@@ -53,7 +55,9 @@ def test_added_evidence_is_searchable_at_once(writable_client):
 
 def test_invalid_items_are_rejected_whole(writable_client):
     bad = dict(NEW_ITEM, id="api-bad", grade="great")
-    response = writable_client.post("/v1/evidence", json=[dict(NEW_ITEM, id="api-ok"), bad], headers={"X-API-Key": "s3cret"})
+    response = writable_client.post(
+        "/v1/evidence", json=[dict(NEW_ITEM, id="api-ok"), bad], headers={"X-API-Key": "s3cret"}
+    )
     body = assert_error_shape(response, 400, "invalid_evidence")
     assert "item 1: grade" in body["error"]["message"]
     assert_error_shape(writable_client.get("/v1/evidence/api-ok"), 404)
@@ -61,8 +65,8 @@ def test_invalid_items_are_rejected_whole(writable_client):
 
 def test_writes_disabled_without_configured_keys(client, app):
     # the shared test app has a key; an app without keys refuses every write
-    from service.app import create_app
-    from service.settings import Settings
+    from veracity.service.app import create_app
+    from veracity.service.settings import Settings
 
     settings = Settings(corpus_db=app.config["VERACITY"].corpus_db, build_corpus=False)
     response = create_app(settings).test_client().post("/v1/evidence", json=NEW_ITEM, headers={"X-API-Key": "x"})

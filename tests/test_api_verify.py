@@ -23,10 +23,13 @@ def test_a_claim_is_checked_against_the_texts_it_brings(client):
 
 
 def test_several_claims_in_one_request_keep_their_order(client):
-    r = client.post("/v1/verify", json=[
-        {"claim": "Opioids lower prolactin levels.", "evidence": [SUPPORTING]},
-        {"claim": "Opioids raise prolactin levels.", "evidence": SUPPORTING},
-    ])
+    r = client.post(
+        "/v1/verify",
+        json=[
+            {"claim": "Opioids lower prolactin levels.", "evidence": [SUPPORTING]},
+            {"claim": "Opioids raise prolactin levels.", "evidence": SUPPORTING},
+        ],
+    )
     labels = [x["verdict"]["label"] for x in r.get_json()["results"]]
     assert labels == ["contradicted", "supported"]
 

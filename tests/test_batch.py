@@ -17,11 +17,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.batch import BatchInputError, ResultsStore, read_sources
-from service.cli import main
+from veracity.service.batch import BatchInputError, ResultsStore, read_sources
+from veracity.service.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures_web"
-FAST = ["--allow-private-urls", "--delay", "0", "--timeout", "0.5", "--retries", "1", "--max-bytes", "1000000", "--quiet"]
+FAST = [
+    "--allow-private-urls",
+    "--delay",
+    "0",
+    "--timeout",
+    "0.5",
+    "--retries",
+    "1",
+    "--max-bytes",
+    "1000000",
+    "--quiet",
+]
 
 
 @pytest.fixture
@@ -61,7 +72,9 @@ def batch_db(web, built_corpus_db, tmp_path_factory):
     """One batch over every kind of page the fixture server has, run through the CLI."""
     tmp = tmp_path_factory.mktemp("batch")
     urls = tmp / "urls.txt"
-    urls.write_text("# fixture pages\n" + "\n".join(web.base + p for p in EXPECTED) + "\n" + web.base + "/methadone.html\n")
+    urls.write_text(
+        "# fixture pages\n" + "\n".join(web.base + p for p in EXPECTED) + "\n" + web.base + "/methadone.html\n"
+    )
     out = tmp / "results.db"
     env = {"VERACITY_CORPUS_DB": str(built_corpus_db), "HF_HUB_OFFLINE": "1"}
     result = CliRunner().invoke(main, ["batch", "run", str(urls), "--out", str(out), *FAST[:-1]], env=env)
@@ -71,7 +84,10 @@ def batch_db(web, built_corpus_db, tmp_path_factory):
 
 def test_every_document_gets_a_status_and_an_error_that_says_why(web, batch_db):
     _, out, _ = batch_db
-    got = {url.removeprefix(web.base): (status, code) for url, status, code in rows(out, "select url, status, error_code from documents")}
+    got = {
+        url.removeprefix(web.base): (status, code)
+        for url, status, code in rows(out, "select url, status, error_code from documents")
+    }
     assert got == EXPECTED
     (error,) = rows(out, "select error from documents where url like '%/missing'")[0]
     assert "404" in error and "check the URL" in error
@@ -133,13 +149,25 @@ def test_batch_without_run_is_the_same_command(web, env, tmp_path):
 def test_jsonl_records_directory_and_stdin_inputs(web, env, tmp_path):
     records = tmp_path / "in.jsonl"
     records.write_text(
-        json.dumps({"id": "a", "text": "Methadone maintenance reduced heroin use compared with treatments without opioid replacement."}) + "\n"
-        + json.dumps({"url": web.base + "/kratom.html"}) + "\n"
-        + json.dumps({"id": "empty", "text": "  "}) + "\n"
+        json.dumps(
+            {
+                "id": "a",
+                "text": "Methadone maintenance reduced heroin use compared with treatments without opioid replacement.",
+            }
+        )
+        + "\n"
+        + json.dumps({"url": web.base + "/kratom.html"})
+        + "\n"
+        + json.dumps({"id": "empty", "text": "  "})
+        + "\n"
     )
     result = invoke(env, "run", str(records), "--out", str(tmp_path / "j.db"), *FAST)
     assert result.exit_code == 0, result.output
-    assert dict(rows(tmp_path / "j.db", "select key, status from documents")) == {"a": "checked", web.base + "/kratom.html": "checked", "empty": "failed"}
+    assert dict(rows(tmp_path / "j.db", "select key, status from documents")) == {
+        "a": "checked",
+        web.base + "/kratom.html": "checked",
+        "empty": "failed",
+    }
 
     pages = tmp_path / "pages"
     (pages / "sub").mkdir(parents=True)
@@ -149,7 +177,12 @@ def test_jsonl_records_directory_and_stdin_inputs(web, env, tmp_path):
     result = invoke(env, "run", str(pages), "--out", str(tmp_path / "d.db"), *FAST)
     assert result.exit_code == 0, result.output
     got = dict(rows(tmp_path / "d.db", "select key, status from documents"))
-    assert got == {"methadone.html": "checked", "shift_jis.html": "checked", "report.pdf": "skipped", "sub/notes.txt": "checked"}
+    assert got == {
+        "methadone.html": "checked",
+        "shift_jis.html": "checked",
+        "report.pdf": "skipped",
+        "sub/notes.txt": "checked",
+    }
     (title,) = rows(tmp_path / "d.db", "select title from documents where key = 'shift_jis.html'")[0]
     assert title == "睡眠とメラトニン"
 
@@ -197,8 +230,11 @@ def test_export_jsonl_csv_and_claimreview(batch_db, env):
     reviews = json.loads(invoke(env, "export", str(out), "--format", "claimreview").output)
     assert len(reviews) == claims
     names = {r["reviewRating"]["alternateName"] for r in reviews}
-    assert names <= {"Supported by graded evidence (automated check)", "No supporting evidence found (automated check; not a rating of false)",
-                     "Contradicted by graded evidence (automated check)"}
+    assert names <= {
+        "Supported by graded evidence (automated check)",
+        "No supporting evidence found (automated check; not a rating of false)",
+        "Contradicted by graded evidence (automated check)",
+    }
     assert all(r["@type"] == "ClaimReview" and r["itemReviewed"]["appearance"]["url"] for r in reviews)
 
 
@@ -208,8 +244,27 @@ def test_a_killed_run_resumes_with_nothing_lost_or_duplicated(web, env, tmp_path
     urls.write_text("\n".join(web.base + p for p in paths) + "\n")
     out = tmp_path / "results.db"
     veracity = Path(sys.executable).parent / "veracity"
-    args = [str(veracity), "batch", "run", str(urls), "--out", str(out), "--allow-private-urls", "--per-host", "1", "--chunk", "1", "--quiet"]
-    process = subprocess.Popen([*args, "--delay", "0.5"], env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    args = [
+        str(veracity),
+        "batch",
+        "run",
+        str(urls),
+        "--out",
+        str(out),
+        "--allow-private-urls",
+        "--per-host",
+        "1",
+        "--chunk",
+        "1",
+        "--quiet",
+    ]
+    process = subprocess.Popen(
+        [*args, "--delay", "0.5"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         done = 0
@@ -237,6 +292,8 @@ def test_a_killed_run_resumes_with_nothing_lost_or_duplicated(web, env, tmp_path
     assert [k for k, *_ in docs] == [web.base + p for p in paths]  # nothing lost, nothing twice
     assert all(status == "checked" and n > 0 for _, status, n, _ in docs)
     for _, _, n, doc_id in docs:
-        assert rows(out, "select idx from sentences where document_id = ? order by idx", (doc_id,)) == [(i,) for i in range(n)]
+        assert rows(out, "select idx from sentences where document_id = ? order by idx", (doc_id,)) == [
+            (i,) for i in range(n)
+        ]
     for key in finished_before:  # what was committed before the kill was not fetched again
         assert web.count(key.removeprefix(web.base)) == 1

@@ -16,9 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.app import create_app
+from veracity.service.app import create_app
 
-METHADONE_TEXT = "Methadone maintenance reduced heroin use compared with treatments that did not involve opioid replacement."
+METHADONE_TEXT = (
+    "Methadone maintenance reduced heroin use compared with treatments that did not involve opioid replacement."
+)
 
 
 def make_app(settings, path: Path, **overrides):
@@ -27,7 +29,13 @@ def make_app(settings, path: Path, **overrides):
 
 @pytest.fixture(scope="module")
 def batch_app(settings, tmp_path_factory):
-    app = make_app(settings, tmp_path_factory.mktemp("jobs") / "batches.db", allow_private_urls=True, batch_delay_s=0.0, batch_max_documents=50)
+    app = make_app(
+        settings,
+        tmp_path_factory.mktemp("jobs") / "batches.db",
+        allow_private_urls=True,
+        batch_delay_s=0.0,
+        batch_max_documents=50,
+    )
     yield app
     app.extensions["veracity_batches"].stop()
 
@@ -56,7 +64,10 @@ def wait_done(get, job: str, timeout_s: float = 120) -> dict:
 
 
 def test_a_batch_runs_in_a_worker_process_and_reports_progress(web, batch_app, batch_client):
-    payload = {"urls": [web.base + "/methadone.html", web.base + "/missing", web.base + "/report.pdf"], "texts": [METHADONE_TEXT]}
+    payload = {
+        "urls": [web.base + "/methadone.html", web.base + "/missing", web.base + "/report.pdf"],
+        "texts": [METHADONE_TEXT],
+    }
     response = batch_client.post("/v1/batches", json=payload)
     assert response.status_code == 202
     body = response.get_json()
@@ -106,7 +117,11 @@ def test_invalid_batches_are_refused_with_the_json_error_shape(batch_client, pay
 
 
 def test_non_json_bodies_and_unknown_jobs_get_json_errors(batch_client):
-    assert_error(batch_client.post("/v1/batches", data="https://example.org", content_type="text/plain"), 415, "unsupported_media_type")
+    assert_error(
+        batch_client.post("/v1/batches", data="https://example.org", content_type="text/plain"),
+        415,
+        "unsupported_media_type",
+    )
     assert_error(batch_client.post("/v1/batches", data="{nope", content_type="application/json"), 400, "invalid_json")
     error = assert_error(batch_client.get("/v1/batches/0123456789abcdef"), 404, "batch_not_found")
     assert "POST /v1/batches" in error["message"]
@@ -117,8 +132,15 @@ def test_private_loopback_and_link_local_urls_are_refused_by_default(web, settin
     app = make_app(settings, tmp_path / "batches.db", batch_delay_s=0.0)  # allow_private_urls is off by default
     client = app.test_client()
     try:
-        for url in ("http://127.0.0.1:8080/", "http://10.0.0.1/", "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data/",
-                    "http://[::1]/", "http://[fe80::1]/", "http://0.0.0.0/"):
+        for url in (
+            "http://127.0.0.1:8080/",
+            "http://10.0.0.1/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+            "http://[fe80::1]/",
+            "http://0.0.0.0/",
+        ):
             error = assert_error(client.post("/v1/batches", json={"urls": [url]}), 400, "blocked_url")
             assert "VERACITY_ALLOW_PRIVATE_URLS" in error["message"]
         # a name is vetted after DNS resolution, in the worker: localhost resolves to loopback
@@ -127,7 +149,9 @@ def test_private_loopback_and_link_local_urls_are_refused_by_default(web, settin
         job = client.post("/v1/batches", json={"urls": [f"http://localhost:{port}/kratom.html"]}).get_json()["id"]
         status = wait_done(lambda url: client.get(url).get_json(), job)
         assert status["documents"]["failed"] == 1
-        (doc,) = [json.loads(line) for line in client.get(f"/v1/batches/{job}/results").get_data(as_text=True).splitlines()]
+        (doc,) = [
+            json.loads(line) for line in client.get(f"/v1/batches/{job}/results").get_data(as_text=True).splitlines()
+        ]
         assert doc["error"]["code"] == "blocked_address" and "loopback" in doc["error"]["message"]
         assert web.count("/kratom.html") == before  # the request never reached the server
     finally:
@@ -146,7 +170,9 @@ def _free_port() -> int:
 def _serve(env: dict[str, str]) -> subprocess.Popen:
     veracity = Path(sys.executable).parent / "veracity"
     # its own process group, so killing the group kills the server and the worker it started, like a power cut
-    process = subprocess.Popen([str(veracity), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [str(veracity), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     base = f"http://127.0.0.1:{env['VERACITY_PORT']}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -163,8 +189,15 @@ def _serve(env: dict[str, str]) -> subprocess.Popen:
 def test_jobs_survive_a_server_restart(web, built_corpus_db, tmp_path):
     db = tmp_path / "batches.db"
     port = _free_port()
-    env = {**os.environ, "VERACITY_PORT": str(port), "VERACITY_CORPUS_DB": str(built_corpus_db), "VERACITY_BATCH_DB": str(db),
-           "VERACITY_ALLOW_PRIVATE_URLS": "true", "VERACITY_BATCH_DELAY_S": "0.5", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "VERACITY_PORT": str(port),
+        "VERACITY_CORPUS_DB": str(built_corpus_db),
+        "VERACITY_BATCH_DB": str(db),
+        "VERACITY_ALLOW_PRIVATE_URLS": "true",
+        "VERACITY_BATCH_DELAY_S": "0.5",
+        "HF_HUB_OFFLINE": "1",
+    }
     base = f"http://127.0.0.1:{port}"
     paths = [f"/page/{n}" for n in range(200, 210)]
     server = _serve(env)
@@ -181,8 +214,12 @@ def test_jobs_survive_a_server_restart(web, built_corpus_db, tmp_path):
         server.wait()
     with sqlite3.connect(db) as conn:
         (state,) = conn.execute("select status from jobs where id = ?", [job]).fetchone()
-        (pending,) = conn.execute("select count(*) from documents where job = ? and status = 'pending'", [job]).fetchone()
-        done_before = [k for (k,) in conn.execute("select key from documents where job = ? and status != 'pending'", [job])]
+        (pending,) = conn.execute(
+            "select count(*) from documents where job = ? and status = 'pending'", [job]
+        ).fetchone()
+        done_before = [
+            k for (k,) in conn.execute("select key from documents where job = ? and status != 'pending'", [job])
+        ]
     assert state == "running" and pending > 0
 
     server = _serve({**env, "VERACITY_BATCH_DELAY_S": "0"})

@@ -19,8 +19,9 @@ RESULTS = ROOT / "bench" / "results" / "quick"  # quick runs never overwrite the
 
 @pytest.mark.slow
 def test_quick_bench_writes_every_table_and_veracity_ranks_best():
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=1800
+    )
     areas = json.loads((RESULTS / "SUMMARY.json").read_text(encoding="utf-8"))["areas"]
     for area in ("segmentation", "retrieval", "pipeline", "stance", "checkworthy", "batch", "speed"):
         assert areas[area]["status"] == "ok", proc.stdout[-3000:]

@@ -93,7 +93,9 @@ def report(server, fixture_site, closed_url, seed_text, tmp_path_factory):
     result = json.loads((out / "report.json").read_text(encoding="utf-8"))
     # The README's screenshots: written when missing, refreshed with VERACITY_SCREENSHOTS=1.
     for name, target in (("webpage", "webpage.png"), ("extension", "extension-seed.png")):
-        if screenshots[name].exists() and (os.environ.get("VERACITY_SCREENSHOTS") == "1" or not (DOCS / target).exists()):
+        if screenshots[name].exists() and (
+            os.environ.get("VERACITY_SCREENSHOTS") == "1" or not (DOCS / target).exists()
+        ):
             DOCS.mkdir(exist_ok=True)
             shutil.copyfile(screenshots[name], DOCS / target)
     result["screenshots"] = {name: str(path) for name, path in screenshots.items()}
@@ -203,7 +205,9 @@ def test_extension_manifest_asks_for_least_privilege():
 
 
 def test_extension_chunking_and_offset_helpers_pass_their_node_unit_tests():
-    run = subprocess.run(["node", "--test", "chunks.test.mjs"], cwd=BROWSER, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["node", "--test", "chunks.test.mjs"], cwd=BROWSER, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 

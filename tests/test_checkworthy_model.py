@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.checkworthy import (
+from veracity.models.checkworthy import (
     DEFAULT_MODEL_DIR,
     SURFACE_FEATURE_NAMES,
     CheckworthyModel,
     rule_score,
     surface_features,
 )
-from models.embedder import Embedder
-from service.checkworthy import rule_checkworthiness
-from service.segment import Segment, segment
+from veracity.models.embedder import Embedder
+from veracity.service.checkworthy import rule_checkworthiness
+from veracity.service.segment import Segment, segment
 
 ARTICLES = Path(__file__).resolve().parent.parent / "bench" / "data" / "checkworthy_articles.jsonl"
 
@@ -59,25 +59,38 @@ def test_model_loads_offline_from_the_repository_without_pickle(monkeypatch: pyt
 
 
 def test_headings_are_not_checkworthy(model: CheckworthyModel, embedder: Embedder) -> None:
-    headings = ["Introduction", "Benefits of Kratom", "How Opioids Affect Prolactin", "Conclusion",
-                "The Bottom Line on Vitamin D", "Step 2: Gradually Reduce Your Dose", "What Is Lofexidine?"]
+    headings = [
+        "Introduction",
+        "Benefits of Kratom",
+        "How Opioids Affect Prolactin",
+        "Conclusion",
+        "The Bottom Line on Vitamin D",
+        "Step 2: Gradually Reduce Your Dose",
+        "What Is Lofexidine?",
+    ]
     assert np.all(scores(model, embedder, headings, "heading") < model.threshold)
 
 
 def test_questions_are_not_checkworthy(model: CheckworthyModel, embedder: Embedder) -> None:
-    questions = ["Is kratom legal in the United States?", "How long do withdrawal symptoms last?",
-                 "What is the best way to taper off opioids?", "Can prolactin levels affect your mood?"]
+    questions = [
+        "Is kratom legal in the United States?",
+        "How long do withdrawal symptoms last?",
+        "What is the best way to taper off opioids?",
+        "Can prolactin levels affect your mood?",
+    ]
     assert np.all(scores(model, embedder, questions, "sentence") < model.threshold)
 
 
 def test_outline_instructions_and_calls_to_action_are_not_checkworthy(
     model: CheckworthyModel, embedder: Embedder
 ) -> None:
-    lines = ["Explain opioid withdrawal symptoms: physical and psychological.",
-             "Describe the history of methadone clinics.",
-             "Discuss the evidence for kratom as a withdrawal aid.",
-             "Talk to your doctor before stopping any medication.",
-             "Subscribe to our newsletter for more health tips."]
+    lines = [
+        "Explain opioid withdrawal symptoms: physical and psychological.",
+        "Describe the history of methadone clinics.",
+        "Discuss the evidence for kratom as a withdrawal aid.",
+        "Talk to your doctor before stopping any medication.",
+        "Subscribe to our newsletter for more health tips.",
+    ]
     for kind in ("sentence", "list_item"):
         assert np.all(scores(model, embedder, lines, kind) < model.threshold), kind
 
@@ -92,10 +105,12 @@ def test_seed_article_headings_and_outline_lines_are_not_checkworthy(
 
 
 def test_clear_factual_assertions_are_checkworthy(model: CheckworthyModel, embedder: Embedder) -> None:
-    claims = ["Lofexidine was approved by the FDA in 2018.",
-              "Kratom contains mitragynine, which binds to opioid receptors.",
-              "More than 100,000 Americans died of drug overdoses in 2022.",
-              "Smoking during pregnancy doubles the risk of stillbirth."]
+    claims = [
+        "Lofexidine was approved by the FDA in 2018.",
+        "Kratom contains mitragynine, which binds to opioid receptors.",
+        "More than 100,000 Americans died of drug overdoses in 2022.",
+        "Smoking during pregnancy doubles the risk of stillbirth.",
+    ]
     assert np.all(scores(model, embedder, claims, "sentence") >= model.threshold)
 
 

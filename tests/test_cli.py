@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from service.cli import main
+from veracity.service.cli import main
 
 DATA = Path(__file__).parent / "data"
 

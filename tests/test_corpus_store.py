@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus.importers import CorpusImportError, read_claimreview, read_items, read_scifact_corpus
-from corpus.store import DuplicateIdError, EvidenceStore
+from veracity.corpus.importers import CorpusImportError, read_claimreview, read_items, read_scifact_corpus
+from veracity.corpus.store import DuplicateIdError, EvidenceStore
 
 DATA = Path(__file__).parent / "data"
 
@@ -72,7 +72,9 @@ def test_csv_import_with_tags(tmp_path):
 
 def test_scifact_and_claimreview_importers(tmp_path):
     scifact = tmp_path / "corpus.jsonl"
-    scifact.write_text(json.dumps({"doc_id": 42, "title": "A trial", "abstract": ["First sentence.", "Second."]}) + "\n")
+    scifact.write_text(
+        json.dumps({"doc_id": 42, "title": "A trial", "abstract": ["First sentence.", "Second."]}) + "\n"
+    )
     items = read_scifact_corpus(scifact)
     assert items[0]["id"] == "scifact-42" and items[0]["grade"] == "ungraded"
     assert items[0]["statement"] == "First sentence. Second."
@@ -102,7 +104,11 @@ def test_scifact_csv_abstract_stored_as_numpy_repr_is_parsed_whole(tmp_path):
     path = tmp_path / "corpus_train.csv.gz"
     long_sentence = "Methadone lowered mortality in the cohort. " * 60
     with gzip.open(path, "wt", encoding="utf-8") as handle:
-        handle.write('doc_id,title,abstract,structured\n7,T,"[\'First sentence.\'\n \'Second: café.\' \'' + long_sentence.strip() + '\']",False\n')
+        handle.write(
+            "doc_id,title,abstract,structured\n7,T,\"['First sentence.'\n 'Second: café.' '"
+            + long_sentence.strip()
+            + "']\",False\n"
+        )
     statement = read_scifact_corpus(path)[0]["statement"]
     assert statement.startswith("First sentence. Second: café. Methadone")
     assert "['" not in statement and len(statement) > 2000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from corpus import builder
-from corpus.importers import read_items
-from service.cli import main
+from veracity.corpus import builder
+from veracity.corpus.importers import read_items
+from veracity.service.cli import main
 
 
 def test_default_corpus_passes_the_audit():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.cli_corpus import stats_markdown
-from service.settings import SETTINGS
+from veracity.service.cli_corpus import stats_markdown
+from veracity.service.settings import SETTINGS
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -21,7 +21,7 @@ def test_readme_corpus_stats_match_the_data():
 
 
 def test_readme_config_table_matches_the_settings():
-    from service.settings import settings_markdown
+    from veracity.service.settings import settings_markdown
 
     block = README.split("<!-- config -->\n", 1)[1].split("<!-- /config -->", 1)[0]
     assert block == settings_markdown(), "regenerate with: veracity config"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fixtures_web.server import SLOW_S, FixtureServer
 
-from service.fetch import FetchConfig, Fetcher, address_problem, page_from_file, url_problem
+from veracity.service.fetch import FetchConfig, Fetcher, address_problem, page_from_file, url_problem
 
 FIXTURES = Path(__file__).parent / "fixtures_web"
 LOCAL = FetchConfig(allow_private=True, timeout_s=0.5, retries=1, backoff_s=0.05, delay_s=0.0, max_bytes=1_000_000)

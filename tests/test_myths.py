@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from corpus import builder
-from service.pipeline import build_pipeline
-from service.settings import Settings
+from veracity.corpus import builder
+from veracity.service.pipeline import build_pipeline
+from veracity.service.settings import Settings
 
 MYTHS = [
     # The FDA warning-letter item (kratom-103) shares most of this claim's words and has read as support; the FDA

@@ -8,16 +8,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.embedder import Embedder
-from models.precision import PRECISIONS, native_bf16, resolve
-from models.stance import DEFAULT_DIR, StanceModel
-from service.settings import Settings, SettingsError
+from veracity.models.embedder import Embedder
+from veracity.models.precision import PRECISIONS, _cpu_flags, native_bf16, resolve
+from veracity.models.stance import DEFAULT_DIR, StanceModel
+from veracity.service.settings import Settings, SettingsError
 
 PAIRS = [
     ("Opioids raise prolactin levels", "Opioid use increases serum prolactin concentrations."),
     ("Opioids lower prolactin levels", "Opioid use increases serum prolactin concentrations."),
-    ("Kratom is approved by the FDA to treat opioid withdrawal",
-     "The FDA has not approved kratom for any medical use."),
+    (
+        "Kratom is approved by the FDA to treat opioid withdrawal",
+        "The FDA has not approved kratom for any medical use.",
+    ),
     ("The Eiffel Tower is in Paris", "Photosynthesis converts light energy into chemical energy in plants."),
 ]
 
@@ -27,6 +29,13 @@ def test_auto_picks_bf16_only_where_the_cpu_computes_it_natively():
     assert resolve("fp32") == "fp32" and resolve("bf16") == "bf16"
     with pytest.raises(ValueError, match="auto, fp32, bf16"):
         resolve("fp16")
+
+
+def test_native_bf16_means_the_cpu_lists_a_bf16_unit_not_just_avx512():
+    flags = _cpu_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo flags on this platform; oneDNN decides")
+    assert native_bf16() == bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
 def test_stance_probabilities_agree_across_precisions():

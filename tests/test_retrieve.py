@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.store import EvidenceStore
-from service.retrieve import Retriever
+from veracity.corpus.store import EvidenceStore
+from veracity.service.retrieve import Retriever
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,21 @@ LONG_ABSTRACT = (
 
 
 def _abstract_item(item_id: str, statement: str, title: str) -> dict:
-    return {"id": item_id, "statement": statement, "source_title": title, "source_url": "https://example.org/a",
-            "pmid": None, "doi": None, "publisher": "Test", "year": 2020, "study_type": "abstract",
-            "grade": "ungraded", "grade_reason": None, "topic": "test", "tags": []}
+    return {
+        "id": item_id,
+        "statement": statement,
+        "source_title": title,
+        "source_url": "https://example.org/a",
+        "pmid": None,
+        "doi": None,
+        "publisher": "Test",
+        "year": 2020,
+        "study_type": "abstract",
+        "grade": "ungraded",
+        "grade_reason": None,
+        "topic": "test",
+        "tags": [],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +68,11 @@ def abstract_store(tmp_path_factory, embedder, built_corpus_db):
     path = tmp_path_factory.mktemp("abstracts") / "evidence.db"
     shutil.copy(built_corpus_db, path)
     store = EvidenceStore(path)
-    store.add([_abstract_item("abs-1", LONG_ABSTRACT, "Sleep and shift work in hospital nurses")], embedder.encode, embedder.name)
+    store.add(
+        [_abstract_item("abs-1", LONG_ABSTRACT, "Sleep and shift work in hospital nurses")],
+        embedder.encode,
+        embedder.name,
+    )
     return store
 
 
@@ -72,13 +88,15 @@ def test_claim_about_one_finding_of_an_abstract_finds_it_with_its_passage(abstra
     hits = Retriever(abstract_store).retrieve([claim], embedder.encode([claim]), top_k=3)[0]
     assert hits[0].id == "abs-1"
     assert "Caffeine intake after midnight" in hits[0].passage
-    assert hits[0].similarity == pytest.approx(float(embedder.encode([claim])[0] @ embedder.encode([LONG_ABSTRACT])[0]), abs=1e-3)
+    assert hits[0].similarity == pytest.approx(
+        float(embedder.encode([claim])[0] @ embedder.encode([LONG_ABSTRACT])[0]), abs=1e-3
+    )
 
 
 def test_reranker_reorders_the_top_candidates(abstract_store, embedder):
     import numpy as np
 
-    from service.retrieve import RetrieverConfig
+    from veracity.service.retrieve import RetrieverConfig
 
     claim = "Taking vitamin C every day does not stop most people from catching colds."
     config = RetrieverConfig(rerank=10, rerank_weight=100.0)
@@ -88,14 +106,16 @@ def test_reranker_reorders_the_top_candidates(abstract_store, embedder):
     def relevance(pairs):
         return np.array([1.0 if text == favour.statement else 0.0 for _, text in pairs])
 
-    reranked = Retriever(abstract_store, config, reranker=relevance).retrieve([claim], embedder.encode([claim]), top_k=10)[0]
+    reranked = Retriever(abstract_store, config, reranker=relevance).retrieve(
+        [claim], embedder.encode([claim]), top_k=10
+    )[0]
     assert reranked[0].id == favour.id
     assert sorted(h.id for h in reranked) == sorted(h.id for h in plain)
 
 
 @pytest.mark.parametrize("fusion", ["linear", "rrf"])
 def test_both_fusions_find_a_rare_exact_term_and_the_paraphrase(retriever, embedder, fusion):
-    from service.retrieve import RetrieverConfig
+    from veracity.service.retrieve import RetrieverConfig
 
     fused = Retriever(retriever.store, RetrieverConfig(fusion=fusion))
     claim = "The DEA dropped its plan to put kratom's alkaloids in Schedule I in 2016."
@@ -103,7 +123,7 @@ def test_both_fusions_find_a_rare_exact_term_and_the_paraphrase(retriever, embed
 
 
 def test_fusion_features_describe_every_candidate(retriever, embedder):
-    from service.retrieve import FUSION_FEATURES
+    from veracity.service.retrieve import FUSION_FEATURES
 
     claim = "Kratom is not approved by the FDA for any medical use."
     ((ids, features),) = retriever.fusion_features([claim], embedder.encode([claim]))
@@ -115,7 +135,7 @@ def test_fusion_features_describe_every_candidate(retriever, embedder):
 
 
 def test_an_unknown_fusion_is_refused_with_the_choices():
-    from service.retrieve import RetrieverConfig
+    from veracity.service.retrieve import RetrieverConfig
 
     with pytest.raises(ValueError, match="'linear' or 'rrf'"):
         RetrieverConfig(fusion="max")

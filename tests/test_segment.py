@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.segment import segment
+from veracity.service.segment import segment
 
 
 def texts(text: str) -> list[str]:
@@ -35,14 +35,20 @@ def test_seed_headings_and_outline_lines_are_their_own_segments(seed_text):
     "text, expected",
     [
         ("Dr. Smith saw the patient. She recovered.", ["Dr. Smith saw the patient.", "She recovered."]),
-        ("Methadone vs. buprenorphine, e.g. in trials, is debated. Both work.",
-         ["Methadone vs. buprenorphine, e.g. in trials, is debated.", "Both work."]),
+        (
+            "Methadone vs. buprenorphine, e.g. in trials, is debated. Both work.",
+            ["Methadone vs. buprenorphine, e.g. in trials, is debated.", "Both work."],
+        ),
         ("The dose was 2.5 mg per day. It was safe.", ["The dose was 2.5 mg per day.", "It was safe."]),
-        ("See https://www.fda.gov/drugs/kratom.html for details. Then decide.",
-         ["See https://www.fda.gov/drugs/kratom.html for details.", "Then decide."]),
+        (
+            "See https://www.fda.gov/drugs/kratom.html for details. Then decide.",
+            ["See https://www.fda.gov/drugs/kratom.html for details.", "Then decide."],
+        ),
         ('"Is kratom safe?" she asked. The FDA says no.', ['"Is kratom safe?" she asked.', "The FDA says no."]),
-        ("The U.S. FDA approved lofexidine in 2018. It is not an opioid.",
-         ["The U.S. FDA approved lofexidine in 2018.", "It is not an opioid."]),
+        (
+            "The U.S. FDA approved lofexidine in 2018. It is not an opioid.",
+            ["The U.S. FDA approved lofexidine in 2018.", "It is not an opioid."],
+        ),
     ],
 )
 def test_hard_sentence_boundaries(text, expected):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.stance import DEFAULT_DIR, LABELS, StanceModel, apply_min_support
-from models.train_stance import fit_support_threshold
-from models.verdict_model import DEFAULT_DIR as VERDICT_DIR
-from models.verdict_model import (
+from training.train_stance import fit_support_threshold
+from veracity.models.stance import DEFAULT_DIR, LABELS, StanceModel, apply_min_support
+from veracity.models.verdict_model import DEFAULT_DIR as VERDICT_DIR
+from veracity.models.verdict_model import (
     FEATURE_NAMES,
     VERDICT_LABELS,
     VerdictModel,
@@ -103,8 +103,9 @@ def test_verdict_says_supported_only_with_supporting_evidence(stance: StanceMode
 
 
 def test_verdict_probabilities_are_in_label_order_and_sum_to_one(verdict: VerdictModel):
-    x = np.stack([claim_features(np.array([[0.9, 0.05, 0.05]]), [0.7], ["moderate"]),
-                  claim_features(np.zeros((0, 3)), [], [])])
+    x = np.stack(
+        [claim_features(np.array([[0.9, 0.05, 0.05]]), [0.7], ["moderate"]), claim_features(np.zeros((0, 3)), [], [])]
+    )
     p = verdict.predict_proba(x)
     assert p.shape == (2, 3)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)

@@ -17,9 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models.stance import DEFAULT_DIR, StanceModel
-from models.stance_data import StancePair, read_splits
-from models.train_stance import (
+from training.stance_data import StancePair, read_splits
+from training.train_stance import (
     TrainConfig,
     batch_loss,
     collate,
@@ -30,6 +29,7 @@ from models.train_stance import (
     soft_targets,
     train,
 )
+from veracity.models.stance import DEFAULT_DIR, StanceModel
 
 EVIDENCE = "Opioid use increases serum prolactin concentrations."
 PAIRS = {
@@ -101,7 +101,9 @@ def test_the_distillation_loss_mixes_soft_and_gold_cross_entropy():
     model = StanceModel.load(DEFAULT_DIR, precision="fp32")
     pairs = [StancePair(c, e, lab, "test", "g") for c, e, lab in PAIRS["train"]]
     soft = np.full((len(pairs), 3), 1 / 3, dtype=np.float32)
-    batch = collate(encode_pairs(model.tokenizer, pairs, 128, soft), np.arange(len(pairs)), model.tokenizer.pad_token_id)
+    batch = collate(
+        encode_pairs(model.tokenizer, pairs, 128, soft), np.arange(len(pairs)), model.tokenizer.pad_token_id
+    )
     plain = {k: v for k, v in batch.items() if k != "soft"}
 
     with torch.no_grad():
@@ -143,8 +145,12 @@ def test_pair_weights_scale_each_pairs_share_of_the_loss():
     alone = collate(encode_pairs(model.tokenizer, pairs[:1], 128), np.arange(1), 0)
 
     with torch.no_grad():
-        assert float(batch_loss(model.model, uniform, alpha=0.7)) == pytest.approx(float(batch_loss(model.model, plain, 0.7)), rel=1e-5)
-        assert float(batch_loss(model.model, first_only, alpha=0.7)) == pytest.approx(float(batch_loss(model.model, alone, 0.7)), rel=1e-4)
+        assert float(batch_loss(model.model, uniform, alpha=0.7)) == pytest.approx(
+            float(batch_loss(model.model, plain, 0.7)), rel=1e-5
+        )
+        assert float(batch_loss(model.model, first_only, alpha=0.7)) == pytest.approx(
+            float(batch_loss(model.model, alone, 0.7)), rel=1e-4
+        )
 
 
 def test_a_distilled_student_keeps_the_first_layers_and_the_frozen_word_embeddings(
@@ -152,8 +158,15 @@ def test_a_distilled_student_keeps_the_first_layers_and_the_frozen_word_embeddin
 ):
     soft_targets([shipped_member], pairs_file, tmp_path / "soft.npz", "cpu")
     cfg = TrainConfig(
-        pairs=str(pairs_file), base=str(DEFAULT_DIR), out=str(tmp_path / "student"), epochs=1, batch_size=4,
-        max_steps=2, soft_targets=str(tmp_path / "soft.npz"), layers=2, freeze_word_embeddings=True,
+        pairs=str(pairs_file),
+        base=str(DEFAULT_DIR),
+        out=str(tmp_path / "student"),
+        epochs=1,
+        batch_size=4,
+        max_steps=2,
+        soft_targets=str(tmp_path / "soft.npz"),
+        layers=2,
+        freeze_word_embeddings=True,
     )
 
     report = train(cfg)
@@ -175,8 +188,13 @@ def test_training_refuses_targets_made_from_other_pairs(pairs_file: Path, shippe
     data = dict(np.load(tmp_path / "soft.npz"))
     data["train_fingerprint"] = np.array("0000000000000000")
     np.savez_compressed(tmp_path / "stale.npz", **data)
-    cfg = TrainConfig(pairs=str(pairs_file), base=str(DEFAULT_DIR), out=str(tmp_path / "student"), max_steps=1,
-                      soft_targets=str(tmp_path / "stale.npz"))
+    cfg = TrainConfig(
+        pairs=str(pairs_file),
+        base=str(DEFAULT_DIR),
+        out=str(tmp_path / "student"),
+        max_steps=1,
+        soft_targets=str(tmp_path / "stale.npz"),
+    )
 
     with pytest.raises(SystemExit, match="other training pairs"):
         train(cfg)

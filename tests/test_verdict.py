@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.retrieve import Evidence
-from service.settings import Settings
-from service.pipeline import load_verdict_maker
+from veracity.service.pipeline import load_verdict_maker
+from veracity.service.retrieve import Evidence
+from veracity.service.settings import Settings
 
 CLAIM = "Opioids raise prolactin levels."
 SUPPORTING = "Opioid use increases serum prolactin concentrations in men and women."
@@ -14,8 +14,20 @@ CONTRADICTING = "Opioid use lowers serum prolactin concentrations in men and wom
 
 
 def evidence(item_id: str, statement: str, grade: str, similarity: float = 0.85) -> Evidence:
-    return Evidence(item_id, statement, "A source", "https://example.org/" + item_id, None, None, "Publisher", 2020,
-                    "systematic_review", grade, similarity, 0)
+    return Evidence(
+        item_id,
+        statement,
+        "A source",
+        "https://example.org/" + item_id,
+        None,
+        None,
+        "Publisher",
+        2020,
+        "systematic_review",
+        grade,
+        similarity,
+        0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +38,10 @@ def verdict():
 
 
 def test_the_same_evidence_supports_a_claim_and_contradicts_its_reversal(verdict):
-    items = [evidence("a", SUPPORTING, "high"), evidence("b", SUPPORTING.replace("men and women", "adults"), "moderate")]
+    items = [
+        evidence("a", SUPPORTING, "high"),
+        evidence("b", SUPPORTING.replace("men and women", "adults"), "moderate"),
+    ]
     raised, lowered = verdict.decide_many([CLAIM, "Opioids lower prolactin levels."], [items, items])
     assert raised.label == "supported" and raised.driver in ("a", "b")
     assert lowered.label == "contradicted"
@@ -34,14 +49,20 @@ def test_the_same_evidence_supports_a_claim_and_contradicts_its_reversal(verdict
 
 
 def test_supported_never_rests_on_very_low_evidence_alone(verdict):
-    items = [evidence("a", SUPPORTING, "very_low"), evidence("b", SUPPORTING.replace("men and women", "adults"), "very_low")]
+    items = [
+        evidence("a", SUPPORTING, "very_low"),
+        evidence("b", SUPPORTING.replace("men and women", "adults"), "very_low"),
+    ]
     result = verdict.decide_many([CLAIM], [items])[0]
     assert result.label == "unsupported"
     assert "very low" in result.reason
 
 
 def test_stronger_contradicting_evidence_wins_over_weaker_support(verdict):
-    items = [evidence("weak", SUPPORTING, "low"), evidence("strong", "Opioid use does not change prolactin levels.", "high")]
+    items = [
+        evidence("weak", SUPPORTING, "low"),
+        evidence("strong", "Opioid use does not change prolactin levels.", "high"),
+    ]
     result = verdict.decide_many([CLAIM], [items])[0]
     assert result.label == "contradicted" and result.driver == "strong"
 
@@ -66,7 +87,10 @@ def test_no_evidence_is_unsupported(verdict):
 
 
 def test_every_verdict_names_what_it_rests_on(verdict):
-    items = [evidence("a", SUPPORTING, "high"), evidence("b", SUPPORTING.replace("men and women", "adults"), "moderate")]
+    items = [
+        evidence("a", SUPPORTING, "high"),
+        evidence("b", SUPPORTING.replace("men and women", "adults"), "moderate"),
+    ]
     raised, lowered = verdict.decide_many([CLAIM, "Opioids lower prolactin levels."], [items, items])
     assert (raised.reason_code, lowered.reason_code) == ("supported", "contradicted")
     weak = verdict.decide_many([CLAIM], [[evidence("a", SUPPORTING, "very_low")]])[0]
@@ -75,7 +99,9 @@ def test_every_verdict_names_what_it_rests_on(verdict):
 
 
 def test_off_topic_text_is_not_covered_and_never_read_for_stance(verdict):
-    overdose = evidence("od", "Drug overdose deaths in the United States rose to more than 107,000 in 2022.", "high", 0.32)
+    overdose = evidence(
+        "od", "Drug overdose deaths in the United States rose to more than 107,000 in 2022.", "high", 0.32
+    )
     result = verdict.decide_many(["Apple released the iPhone 15 in September 2023."], [[overdose]])[0]
     assert result.label == "unsupported" and result.reason_code == "not_covered"
     assert "not covered" in result.reason
@@ -83,8 +109,10 @@ def test_off_topic_text_is_not_covered_and_never_read_for_stance(verdict):
 
 
 def test_on_topic_evidence_is_still_read_when_off_topic_items_sit_beside_it(verdict):
-    items = [evidence("od", "Drug overdose deaths in the United States rose in 2022.", "high", 0.2),
-             evidence("a", SUPPORTING, "high")]
+    items = [
+        evidence("od", "Drug overdose deaths in the United States rose in 2022.", "high", 0.2),
+        evidence("a", SUPPORTING, "high"),
+    ]
     result = verdict.decide_many([CLAIM], [items])[0]
     assert [e.stance for e in result.evidence] == [None, "supports"]
     assert result.label == "supported" and result.driver == "a"

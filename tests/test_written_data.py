@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from models.stance_data import load_split
-from models.stance_written import (
+from training.stance_data import load_split
+from training.stance_written import (
     ANNOTATIONS_DIR,
     EvidenceResolver,
     RecordError,
@@ -28,7 +28,7 @@ from models.stance_written import (
     split_of_group,
     to_pairs,
 )
-from service.segment import segment
+from veracity.service.segment import segment
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "data" / "seed_article.txt"
@@ -59,8 +59,14 @@ def test_every_record_follows_the_schema(written, challenge):
 
 def test_a_bad_record_is_named_with_its_file_and_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    good = {"id": "x-1", "claim": "Aspirin lowers fever.", "label": "supports", "evidence_ref": "corpus:kratom-001",
-            "kind": "paraphrase", "pass": "writer-1"}
+    good = {
+        "id": "x-1",
+        "claim": "Aspirin lowers fever.",
+        "label": "supports",
+        "evidence_ref": "corpus:kratom-001",
+        "kind": "paraphrase",
+        "pass": "writer-1",
+    }
     bad.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "x-2", "label": "true"}) + "\n")
     with pytest.raises(RecordError, match=r"bad.jsonl:2: label 'true' is not one of"):
         read_records(bad)

@@ -1,6 +1,6 @@
 """Fit the check-worthiness classifier and write ``models/checkworthy/`` with its model card.
 
-Run ``python -m models.train_checkworthy``. The first run embeds ~24k sentences with MiniLM (5-10 minutes
+Run ``python -m training.train_checkworthy``. The first run embeds ~24k sentences with MiniLM (5-10 minutes
 on 2 shared cores) and caches the vectors under ``.work/checkworthy/`` (git-ignored); cross-validating
 the candidates then takes another 5-10 minutes. Progress goes to stderr.
 
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.checkworthy import (
+from veracity.models.checkworthy import (
     DEFAULT_MODEL_DIR,
     EMBEDDING_DIMENSIONS,
     EMBEDDING_MODEL,
@@ -93,8 +93,9 @@ def load_ct24(datasets: Path, split: str) -> list[Example]:
     folder = datasets / "checkworthiness" / "ct24-english"
     if split == "train":
         rows = _read_tsv(folder / "CT24_checkworthy_english_train.tsv.gz")
-        with gzip.open(datasets / "checkworthiness" / "claimbuster" / "crowdsourced.csv.gz", "rt",
-                       encoding="utf-8", newline="") as f:
+        with gzip.open(
+            datasets / "checkworthiness" / "claimbuster" / "crowdsourced.csv.gz", "rt", encoding="utf-8", newline=""
+        ) as f:
             debate = {r["Sentence_id"]: r["File_id"] for r in csv.DictReader(f)}
     elif split == "dev":
         rows = _read_tsv(folder / "CT24_checkworthy_english_dev.tsv")
@@ -120,8 +121,15 @@ def load_ct21_tweets(datasets: Path) -> list[Example]:
     for name in ("dataset_train_v1_english.tsv", "dataset_dev_v1_english.tsv"):
         for r in _read_tsv(folder / name):
             label = r.get("check_worthiness", r.get("claim_worthiness"))
-            examples.append(Example(text=" ".join(r["tweet_text"].split()), kind="sentence", label=int(label),
-                                    source="ct21_tweets", group=f"tweet:{r['tweet_id']}"))
+            examples.append(
+                Example(
+                    text=" ".join(r["tweet_text"].split()),
+                    kind="sentence",
+                    label=int(label),
+                    source="ct21_tweets",
+                    group=f"tweet:{r['tweet_id']}",
+                )
+            )
     return examples
 
 
@@ -131,8 +139,13 @@ def load_clef20_debates(datasets: Path) -> list[Example]:
     The file lost its debate boundaries, so blocks of 200 consecutive lines stand in for groups.
     """
     rows = _read_tsv(datasets / "checkworthiness" / "clef20-task5-debates" / "train.tsv.gz")
-    return [Example(text=r["text"].strip(), kind="sentence", label=int(r["label"]), source="clef20",
-                    group=f"clef20:{i // 200}") for i, r in enumerate(rows) if r["text"].strip()]
+    return [
+        Example(
+            text=r["text"].strip(), kind="sentence", label=int(r["label"]), source="clef20", group=f"clef20:{i // 200}"
+        )
+        for i, r in enumerate(rows)
+        if r["text"].strip()
+    ]
 
 
 def load_articles(split: str, path: Path = ARTICLES_FILE) -> list[Example]:
@@ -142,9 +155,17 @@ def load_articles(split: str, path: Path = ARTICLES_FILE) -> list[Example]:
         for i, line in enumerate(f):
             r = json.loads(line)
             if r["split"] == split:
-                examples.append(Example(text=r["text"], kind=r["kind"], label=int(r["label"]),
-                                        source=f"articles_{split}", group=f"article:{i}",
-                                        form=r.get("form", ""), origin=r.get("source", "")))
+                examples.append(
+                    Example(
+                        text=r["text"],
+                        kind=r["kind"],
+                        label=int(r["label"]),
+                        source=f"articles_{split}",
+                        group=f"article:{i}",
+                        form=r.get("form", ""),
+                        origin=r.get("source", ""),
+                    )
+                )
     return examples
 
 
@@ -158,7 +179,7 @@ def embed_cached(examples: list[Example], cache_dir: Path, name: str, embedder: 
         _log(f"  {name}: {len(texts)} embeddings from cache")
         return vectors
     if embedder is None:
-        from models.embedder import Embedder
+        from veracity.models.embedder import Embedder
 
         embedder = Embedder()
     _log(f"  {name}: embedding {len(texts)} texts with {EMBEDDING_MODEL} ...")
@@ -207,12 +228,17 @@ def _make_estimator(candidate: Candidate, seed: int):  # type: ignore[no-untyped
     from sklearn.preprocessing import StandardScaler
 
     if candidate.model == "logreg":
-        clf = LogisticRegression(C=candidate.c, class_weight=candidate.class_weight, max_iter=3000,
-                                 random_state=seed)
+        clf = LogisticRegression(C=candidate.c, class_weight=candidate.class_weight, max_iter=3000, random_state=seed)
     elif candidate.model == "mlp":
-        clf = MLPClassifier(hidden_layer_sizes=(candidate.hidden,), alpha=candidate.alpha,
-                            early_stopping=True, validation_fraction=0.1, n_iter_no_change=5,
-                            max_iter=200, random_state=seed)
+        clf = MLPClassifier(
+            hidden_layer_sizes=(candidate.hidden,),
+            alpha=candidate.alpha,
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=5,
+            max_iter=200,
+            random_state=seed,
+        )
     else:
         raise ValueError(f"unknown model {candidate.model!r}")
     return make_pipeline(StandardScaler(), clf)
@@ -243,9 +269,14 @@ def to_checkworthy_model(estimator, threshold: float, revision: str) -> Checkwor
         weights, biases = list(clf.coefs_), list(clf.intercepts_)
     else:
         weights, biases = [clf.coef_.T], [clf.intercept_]
-    return CheckworthyModel.from_arrays(feature_mean=scaler.mean_, feature_scale=scaler.scale_,
-                                        weights=weights, biases=biases, threshold=threshold,
-                                        revision=revision)
+    return CheckworthyModel.from_arrays(
+        feature_mean=scaler.mean_,
+        feature_scale=scaler.scale_,
+        weights=weights,
+        biases=biases,
+        threshold=threshold,
+        revision=revision,
+    )
 
 
 def prf(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -299,7 +330,8 @@ def validation_report(pool: Pool, scores: np.ndarray) -> dict[str, object]:
     forms = np.array([e.form for e in pool.examples])
     scaffold = article & np.isin(forms, SCAFFOLD_FORMS)
     report["articles_train_oof_scaffolding_not_checkworthy_pct"] = round(
-        100.0 * float(np.mean(scores[scaffold] < threshold)), 1)
+        100.0 * float(np.mean(scores[scaffold] < threshold)), 1
+    )
     return report
 
 
@@ -319,16 +351,29 @@ CANDIDATES = (
     Candidate("logreg C=0.1 balanced", "logreg", c=0.1, class_weight="balanced"),
     Candidate("logreg C=0.01 articles x10 +tweets", "logreg", c=0.01, article_weight=10.0, sources=TWEETS),
     Candidate("mlp 256 alpha=1e-3 articles x10", "mlp", hidden=256, alpha=1e-3, article_weight=10.0),
-    Candidate("mlp 256 alpha=1e-3 articles x10 +tweets", "mlp", hidden=256, alpha=1e-3, article_weight=10.0,
-              sources=TWEETS),
-    Candidate("mlp 256 alpha=1e-2 articles x10 +tweets", "mlp", hidden=256, alpha=1e-2, article_weight=10.0,
-              sources=TWEETS),
-    Candidate("logreg C=0.01 articles x10 +tweets +forms", "logreg", c=0.01, article_weight=10.0,
-              sources=FORMS),
-    Candidate("mlp 256 alpha=1e-3 articles x10 +tweets +forms", "mlp", hidden=256, alpha=1e-3,
-              article_weight=10.0, sources=FORMS),
-    Candidate("mlp 256 alpha=1e-2 articles x10 +tweets +forms", "mlp", hidden=256, alpha=1e-2,
-              article_weight=10.0, sources=FORMS),
+    Candidate(
+        "mlp 256 alpha=1e-3 articles x10 +tweets", "mlp", hidden=256, alpha=1e-3, article_weight=10.0, sources=TWEETS
+    ),
+    Candidate(
+        "mlp 256 alpha=1e-2 articles x10 +tweets", "mlp", hidden=256, alpha=1e-2, article_weight=10.0, sources=TWEETS
+    ),
+    Candidate("logreg C=0.01 articles x10 +tweets +forms", "logreg", c=0.01, article_weight=10.0, sources=FORMS),
+    Candidate(
+        "mlp 256 alpha=1e-3 articles x10 +tweets +forms",
+        "mlp",
+        hidden=256,
+        alpha=1e-3,
+        article_weight=10.0,
+        sources=FORMS,
+    ),
+    Candidate(
+        "mlp 256 alpha=1e-2 articles x10 +tweets +forms",
+        "mlp",
+        hidden=256,
+        alpha=1e-2,
+        article_weight=10.0,
+        sources=FORMS,
+    ),
 )
 
 
@@ -336,13 +381,26 @@ CANDIDATES = (
 # and only 700 questions, so without these the model lets a claim-like topic ("Is kratom legal in the
 # United States?") outweigh the form. Templates are deliberately varied so no single prefix is learnt.
 QUESTION_TEMPLATES = (
-    "Is it true that {}?", "Did you know that {}?", "Have you heard that {}?", "Is it really the case that {}?",
-    "Why do people say that {}?", "Can we be sure that {}?", "What if {}?", "Do you believe that {}?",
+    "Is it true that {}?",
+    "Did you know that {}?",
+    "Have you heard that {}?",
+    "Is it really the case that {}?",
+    "Why do people say that {}?",
+    "Can we be sure that {}?",
+    "What if {}?",
+    "Do you believe that {}?",
 )
 INSTRUCTION_TEMPLATES = (
-    "Explain why {}.", "Describe how {}.", "Discuss whether {}.", "Summarize the evidence that {}.",
-    "Outline the claim that {}.", "Highlight that {}.", "Mention that {}.", "Examine whether {}.",
-    "Compare sources on whether {}.", "Tell readers that {}.",
+    "Explain why {}.",
+    "Describe how {}.",
+    "Discuss whether {}.",
+    "Summarize the evidence that {}.",
+    "Outline the claim that {}.",
+    "Highlight that {}.",
+    "Mention that {}.",
+    "Examine whether {}.",
+    "Compare sources on whether {}.",
+    "Tell readers that {}.",
 )
 FORM_VARIANTS_PER_SOURCE = 1200
 
@@ -360,10 +418,26 @@ def form_variants(claims: list[Example], n: int, seed: int) -> list[Example]:
         first = body.split(" ", 1)[0]
         if first[1:2].islower() or len(first) == 1 and first != "I":
             body = body[0].lower() + body[1:]  # "Smoking causes ..." -> "smoking causes ..."; keep "FDA", "I"
-        variants.append(Example(rng.choice(QUESTION_TEMPLATES).format(body), "sentence", 0, "augmented_forms",
-                                e.group, "augmented_question"))
-        variants.append(Example(rng.choice(INSTRUCTION_TEMPLATES).format(body), rng.choice(("sentence", "list_item")),
-                                0, "augmented_forms", e.group, "augmented_instruction"))
+        variants.append(
+            Example(
+                rng.choice(QUESTION_TEMPLATES).format(body),
+                "sentence",
+                0,
+                "augmented_forms",
+                e.group,
+                "augmented_question",
+            )
+        )
+        variants.append(
+            Example(
+                rng.choice(INSTRUCTION_TEMPLATES).format(body),
+                rng.choice(("sentence", "list_item")),
+                0,
+                "augmented_forms",
+                e.group,
+                "augmented_instruction",
+            )
+        )
     return variants
 
 
@@ -388,8 +462,10 @@ def build_pool(datasets: Path, cache_dir: Path, sources: Iterable[str]) -> tuple
         "articles_train": lambda: load_articles("train"),
         "ct21_tweets": lambda: load_ct21_tweets(datasets),
         "clef20": lambda: load_clef20_debates(datasets),
-        "augmented_forms": lambda: form_variants(load_ct24(datasets, "train"), FORM_VARIANTS_PER_SOURCE, SEED)
-        + form_variants(load_articles("train"), FORM_VARIANTS_PER_SOURCE, SEED),
+        "augmented_forms": lambda: (
+            form_variants(load_ct24(datasets, "train"), FORM_VARIANTS_PER_SOURCE, SEED)
+            + form_variants(load_articles("train"), FORM_VARIANTS_PER_SOURCE, SEED)
+        ),
     }
     examples: list[Example] = []
     vectors: list[np.ndarray] = []
@@ -407,8 +483,12 @@ def build_pool(datasets: Path, cache_dir: Path, sources: Iterable[str]) -> tuple
     features = feature_matrix([e.text for e in examples], [e.kind for e in examples], embeddings)
     counts = Counter((e.source, e.label) for e in examples)
     data = {
-        s: {"rows": counts[(s, 0)] + counts[(s, 1)], "check_worthy": counts[(s, 1)],
-            "dropped_as_held_out_duplicates": dropped[s], "questions_relabelled_0": relabelled[s]}
+        s: {
+            "rows": counts[(s, 0)] + counts[(s, 1)],
+            "check_worthy": counts[(s, 1)],
+            "dropped_as_held_out_duplicates": dropped[s],
+            "questions_relabelled_0": relabelled[s],
+        }
         for s in sources
     }
     return Pool(examples, features), data
@@ -443,17 +523,24 @@ def main(argv: list[str] | None = None) -> int:
         scores = cross_validate(candidate, pool, args.folds, args.seed)
         report = validation_report(pool, scores)
         results.append((candidate, report))
-        _log(f"  {candidate.name:42s} threshold {report['threshold']:.2f}  "
-             f"CT24-train OOF {report['ct24_train_oof']}  articles OOF {report['articles_train_oof']}  "
-             f"({time.perf_counter() - t0:.0f}s)")
+        _log(
+            f"  {candidate.name:42s} threshold {report['threshold']:.2f}  "
+            f"CT24-train OOF {report['ct24_train_oof']}  articles OOF {report['articles_train_oof']}  "
+            f"({time.perf_counter() - t0:.0f}s)"
+        )
 
     # Validation F1 on debates decides, but differences under 0.005 are noise (one fold's worth of
     # label disagreement), so among candidates that close to the best, the one that keeps the most
     # article scaffolding (headings, outlines, questions ...) below the threshold wins, then article F1.
     top = max(r["ct24_train_oof"]["f1"] for _, r in results)
     eligible = [(c, r) for c, r in results if r["ct24_train_oof"]["f1"] >= top - F1_TOLERANCE]
-    best, best_report = max(eligible, key=lambda item: (
-        item[1]["articles_train_oof_scaffolding_not_checkworthy_pct"], item[1]["articles_train_oof"]["f1"]))
+    best, best_report = max(
+        eligible,
+        key=lambda item: (
+            item[1]["articles_train_oof_scaffolding_not_checkworthy_pct"],
+            item[1]["articles_train_oof"]["f1"],
+        ),
+    )
     _log(f"Chosen: {best.name} (threshold {best_report['threshold']:.2f}); refitting on the whole pool ...")
     use = np.isin(pool.sources, best.sources)
     estimator = fit(best, pool.features[use], pool.labels[use], pool.sources[use], args.seed)
@@ -481,8 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     model.save(args.out, extra_config={"training": training})
     _log("Scoring the held-out sets for the model card (reported only; nothing is chosen on them) ...")
     held_out = {}
-    for name, examples in (("CT24 English dev", load_ct24(args.datasets, "dev")),
-                           ("article test split", load_articles("test"))):
+    for name, examples in (
+        ("CT24 English dev", load_ct24(args.datasets, "dev")),
+        ("article test split", load_articles("test")),
+    ):
         vecs = embed_cached(examples, args.cache, "ct24_dev" if name.startswith("CT24") else "articles_test")
         predicted = model.predict([e.text for e in examples], [e.kind for e in examples], vecs).astype(int)
         held_out[name] = prf(np.array([e.label for e in examples]), predicted)
@@ -577,7 +666,7 @@ def render_card(metrics: dict) -> str:  # type: ignore[type-arg]
         f"| surface features | {', '.join(f'`{n}`' for n in SURFACE_FEATURE_NAMES)} |",
         f"| classifier | {t['candidate']} (scikit-learn {t['sklearn']}), standardised inputs |",
         "| files | `model.safetensors` (float32 arrays, no pickle), `config.json`, `metrics.json` |",
-        f"| seed | {t['seed']} (`python -m models.train_checkworthy` rewrites identical weights) |",
+        f"| seed | {t['seed']} (`python -m training.train_checkworthy` rewrites identical weights) |",
         "",
         "## Training data",
         "",
@@ -594,8 +683,10 @@ def render_card(metrics: dict) -> str:  # type: ignore[type-arg]
         f"(label 0; up to {FORM_VARIANTS_PER_SOURCE:,} CT24 claims + all article claims, in their CV group)",
     }
     for source, d in metrics["data"].items():
-        lines.append(f"| {names.get(source, source)} | {d['rows']:,} | {d['check_worthy']:,} | "
-                     f"{d['dropped_as_held_out_duplicates']} | {d['questions_relabelled_0']} |")
+        lines.append(
+            f"| {names.get(source, source)} | {d['rows']:,} | {d['check_worthy']:,} | "
+            f"{d['dropped_as_held_out_duplicates']} | {d['questions_relabelled_0']} |"
+        )
     lines += [
         "",
         f"Article rows are weighted ×{t['article_weight']:g} so that headings, list items, outline "
@@ -627,24 +718,39 @@ def render_card(metrics: dict) -> str:  # type: ignore[type-arg]
     for c in metrics["candidates"]:
         d, a = c["ct24_train_oof"], c["articles_train_oof"]
         mark = " **(chosen)**" if c["name"] == t["candidate"] else ""
-        lines.append(f"| {c['name']}{mark} | {c['threshold']:.2f} | {d['f1']:.3f} | {d['precision']:.3f} | "
-                     f"{d['recall']:.3f} | {a['f1']:.3f} | "
-                     f"{c['articles_train_oof_scaffolding_not_checkworthy_pct']:.0f}% |")
-    lines += ["", "## Validation metrics of the chosen model (out-of-fold)", "",
-              "| set | F1 (check-worthy) | precision | recall |", "| --- | ---: | ---: | ---: |",
-              _metric_row("CT24 train, out-of-fold", v["ct24_train_oof"]),
-              _metric_row("article train, out-of-fold", v["articles_train_oof"]),
-              "",
-              "Article scaffolding (headings, outline entries and instructions, questions, calls to action, "
-              f"greetings) scored below the threshold, out-of-fold: "
-              f"{v['articles_train_oof_scaffolding_not_checkworthy_pct']:.0f}%."]
+        lines.append(
+            f"| {c['name']}{mark} | {c['threshold']:.2f} | {d['f1']:.3f} | {d['precision']:.3f} | "
+            f"{d['recall']:.3f} | {a['f1']:.3f} | "
+            f"{c['articles_train_oof_scaffolding_not_checkworthy_pct']:.0f}% |"
+        )
+    lines += [
+        "",
+        "## Validation metrics of the chosen model (out-of-fold)",
+        "",
+        "| set | F1 (check-worthy) | precision | recall |",
+        "| --- | ---: | ---: | ---: |",
+        _metric_row("CT24 train, out-of-fold", v["ct24_train_oof"]),
+        _metric_row("article train, out-of-fold", v["articles_train_oof"]),
+        "",
+        "Article scaffolding (headings, outline entries and instructions, questions, calls to action, "
+        f"greetings) scored below the threshold, out-of-fold: "
+        f"{v['articles_train_oof_scaffolding_not_checkworthy_pct']:.0f}%.",
+    ]
     held = metrics.get("held_out")
     if held:
-        lines += ["", "## Held-out benchmark (reported only; nothing was chosen on it)", "",
-                  "| set | F1 (check-worthy) | precision | recall |", "| --- | ---: | ---: | ---: |"]
+        lines += [
+            "",
+            "## Held-out benchmark (reported only; nothing was chosen on it)",
+            "",
+            "| set | F1 (check-worthy) | precision | recall |",
+            "| --- | ---: | ---: | ---: |",
+        ]
         lines += [_metric_row(name, m) for name, m in held.items()]
-        lines += ["", "Side by side with the rule-based version and baselines, with costs: "
-                  "`bench/results/checkworthy.md` (`python -m bench.checkworthy`)."]
+        lines += [
+            "",
+            "Side by side with the rule-based version and baselines, with costs: "
+            "`bench/results/checkworthy.md` (`python -m bench.checkworthy`).",
+        ]
     lines += ["", "## Article data labelling guideline", "", ARTICLE_LABEL_GUIDE]
     lines += ["## Known failure modes", "", KNOWN_FAILURE_MODES]
     return "\n".join(lines)

@@ -29,15 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from models.stance import StanceModel
-from models.stance_data import (
+from training.stance_data import (
     SciFactClaim,
     healthver_pairs,
     load_embedder,
     load_scifact,
     scifact_index,
 )
-from models.verdict_model import (
+from veracity.models.stance import StanceModel
+from veracity.models.verdict_model import (
     FEATURE_NAMES,
     VERDICT_LABELS,
     VerdictModel,
@@ -69,9 +69,7 @@ def _scifact_label(claim: SciFactClaim, doc_ids: Sequence[int]) -> int:
     return UNSUPPORTED
 
 
-def scifact_rows(
-    datasets: Path, split_path: Path, stance: StanceModel, cache: Path, k: int = 5
-) -> list[ClaimRow]:
+def scifact_rows(datasets: Path, split_path: Path, stance: StanceModel, cache: Path, k: int = 5) -> list[ClaimRow]:
     split = json.loads(Path(split_path).read_text(encoding="utf-8"))
     wanted = set(split["validation"]["scifact_claim_ids"])
     claims, docs = load_scifact(datasets)
@@ -109,9 +107,12 @@ def scifact_rows(
             label = _scifact_label(c, retrieved[ci][:n])
             out.append(
                 ClaimRow(
-                    f"scifact:{c.id}", "scifact",
-                    np.array([p for p, _ in items[:n]]), np.array([s for _, s in items[:n]]),
-                    label, canonical=(n == k),
+                    f"scifact:{c.id}",
+                    "scifact",
+                    np.array([p for p, _ in items[:n]]),
+                    np.array([s for _, s in items[:n]]),
+                    label,
+                    canonical=(n == k),
                 )
             )
     return out
@@ -154,9 +155,12 @@ def healthver_rows(
         for sel, canon in picks:
             out.append(
                 ClaimRow(
-                    "healthver:" + items[0].claim_id.split(":")[1], "healthver",
-                    np.array([probs[pos[id(items[i])]] for i in sel]), sims[sel],
-                    _healthver_label([items[i].label for i in sel]), canonical=canon,
+                    "healthver:" + items[0].claim_id.split(":")[1],
+                    "healthver",
+                    np.array([probs[pos[id(items[i])]] for i in sel]),
+                    sims[sel],
+                    _healthver_label([items[i].label for i in sel]),
+                    canonical=canon,
                 )
             )
     log.info("healthver: %d claims, %d pairs scored", len(claim_list), len(pairs))
@@ -178,7 +182,9 @@ def make_estimator(groups: np.ndarray, y: np.ndarray, n_splits: int = 5) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    base = Pipeline([("scale", StandardScaler()), ("lr", LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced"))])
+    base = Pipeline(
+        [("scale", StandardScaler()), ("lr", LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced"))]
+    )
     folds = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=0).split(y, y, groups))
     return CalibratedClassifierCV(base, method="temperature", cv=folds)
 
@@ -192,7 +198,7 @@ def rule_baseline(x: np.ndarray) -> np.ndarray:
 
 
 def verdict_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
-    from models.train_stance import stance_metrics
+    from training.train_stance import stance_metrics
 
     m = stance_metrics(y, proba)
     m["f1"] = dict(zip(VERDICT_LABELS, m["f1"].values(), strict=True))
@@ -220,14 +226,35 @@ def cached_rows(args: argparse.Namespace, stance: StanceModel) -> list[ClaimRow]
     path = Path(args.cache) / f"verdict_rows_{key}.json"
     if path.exists():
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [ClaimRow(r["claim_id"], r["source"], np.array(r["probs"]).reshape(-1, 3), np.array(r["sims"]),
-                         r["label"], r["canonical"]) for r in data]
+        return [
+            ClaimRow(
+                r["claim_id"],
+                r["source"],
+                np.array(r["probs"]).reshape(-1, 3),
+                np.array(r["sims"]),
+                r["label"],
+                r["canonical"],
+            )
+            for r in data
+        ]
     rows = scifact_rows(args.datasets, args.splits, stance, args.cache, args.k)
     rows += healthver_rows(args.datasets, args.splits, stance, args.k)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([{"claim_id": r.claim_id, "source": r.source, "probs": r.probs.tolist(),
-                                 "sims": r.sims.tolist(), "label": r.label, "canonical": r.canonical}
-                                for r in rows]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "claim_id": r.claim_id,
+                    "source": r.source,
+                    "probs": r.probs.tolist(),
+                    "sims": r.sims.tolist(),
+                    "label": r.label,
+                    "canonical": r.canonical,
+                }
+                for r in rows
+            ]
+        )
+    )
     return rows
 
 
@@ -249,8 +276,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     canon = np.array([r.canonical for r in rows])
     oof = cross_fit(x, y, groups)
     report: dict[str, Any] = {"rows": int(len(rows)), "claims": int(canon.sum())}
-    for name, mask in (("all", canon), *((s, canon & (np.array([r.source for r in rows]) == s))
-                                         for s in ("scifact", "healthver"))):
+    for name, mask in (
+        ("all", canon),
+        *((s, canon & (np.array([r.source for r in rows]) == s)) for s in ("scifact", "healthver")),
+    ):
         report[name] = {
             "combiner_cross_fitted": verdict_metrics(y[mask], oof[mask]),
             "max_stance_rule": verdict_metrics(y[mask], rule_baseline(x[mask])),

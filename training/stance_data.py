@@ -129,10 +129,7 @@ def load_scifact(datasets_dir: Path) -> tuple[list[SciFactClaim], dict[int, SciF
     with open(root / "claims_train.jsonl", encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
-            ev = {
-                int(doc): [(tuple(s["sentences"]), s["label"]) for s in sets]
-                for doc, sets in r["evidence"].items()
-            }
+            ev = {int(doc): [(tuple(s["sentences"]), s["label"]) for s in sets] for doc, sets in r["evidence"].items()}
             claims.append(SciFactClaim(r["id"], r["claim"].strip(), ev, tuple(r["cited_doc_ids"])))
     csv.field_size_limit(10**9)
     docs = {}
@@ -290,7 +287,7 @@ class SciFactIndex:
 def load_embedder() -> Any:
     """The service's MiniLM embedder at fp32, so that the training pairs (hard neutrals are chosen by
     similarity) do not depend on whether this CPU has bf16."""
-    from models.embedder import load_embedder as load
+    from veracity.models.embedder import load_embedder as load
 
     return load(precision="fp32")
 
@@ -370,10 +367,18 @@ def scifact_pairs(
 # claim by one swapped word, so "a word the evidence lacks" became a cue for "contradicts". Swapping direction
 # words for synonyms (same label) and antonyms (flipped label) takes that cue away for the words that matter
 # most in health claims.
-_UP = ("increase increases increased increasing", "raise raises raised raising",
-       "elevate elevates elevated elevating", "boost boosts boosted boosting")
-_DOWN = ("decrease decreases decreased decreasing", "reduce reduces reduced reducing",
-         "lower lowers lowered lowering", "diminish diminishes diminished diminishing")
+_UP = (
+    "increase increases increased increasing",
+    "raise raises raised raising",
+    "elevate elevates elevated elevating",
+    "boost boosts boosted boosting",
+)
+_DOWN = (
+    "decrease decreases decreased decreasing",
+    "reduce reduces reduced reducing",
+    "lower lowers lowered lowering",
+    "diminish diminishes diminished diminishing",
+)
 _DIRECTION: dict[str, tuple[int, int, int]] = {}  # word -> (direction 0 up / 1 down, lemma index, form)
 _FORMS: list[list[list[str]]] = [[g.split() for g in _UP], [g.split() for g in _DOWN]]
 for _d, _groups in enumerate(_FORMS):
@@ -432,12 +437,32 @@ def direction_pairs(train_pairs: Sequence[StancePair], seed: int, cap: int = 600
             if p.label == SUPPORTS:
                 syn = _swap(p.claim, tok, False, rng)
                 if syn != p.claim:
-                    out.append(StancePair(syn, p.evidence, SUPPORTS, p.source, p.group, "direction_synonym", p.claim_id))
-                out.append(StancePair(_swap(p.claim, tok, True, rng), p.evidence, CONTRADICTS, p.source, p.group,
-                                      "direction_flip", p.claim_id))
+                    out.append(
+                        StancePair(syn, p.evidence, SUPPORTS, p.source, p.group, "direction_synonym", p.claim_id)
+                    )
+                out.append(
+                    StancePair(
+                        _swap(p.claim, tok, True, rng),
+                        p.evidence,
+                        CONTRADICTS,
+                        p.source,
+                        p.group,
+                        "direction_flip",
+                        p.claim_id,
+                    )
+                )
             elif p.label == CONTRADICTS and et and all(t[3] != tok[3] for t in et):
-                out.append(StancePair(_swap(p.claim, tok, True, rng), p.evidence, SUPPORTS, p.source, p.group,
-                                      "direction_flip", p.claim_id))
+                out.append(
+                    StancePair(
+                        _swap(p.claim, tok, True, rng),
+                        p.evidence,
+                        SUPPORTS,
+                        p.source,
+                        p.group,
+                        "direction_flip",
+                        p.claim_id,
+                    )
+                )
         if len(et) == 1 and et[0][2] not in _ADJ:
             ev = _swap(p.evidence, et[0], False, rng)
             if ev != p.evidence:
@@ -590,10 +615,7 @@ def describe(tagged: Sequence[tuple[StancePair, str]]) -> dict[str, dict[str, li
     counts: dict[str, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
     for p, s in tagged:
         counts[s][p.source][p.label] += 1
-    return {
-        s: {src: [c[i] for i in range(3)] for src, c in sorted(per.items())}
-        for s, per in counts.items()
-    }
+    return {s: {src: [c[i] for i in range(3)] for src, c in sorted(per.items())} for s, per in counts.items()}
 
 
 # ----------------------------------------------------------------------------------------- helpers

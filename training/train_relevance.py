@@ -1,6 +1,6 @@
 """Fit the aboutness score of ``models/relevance.py`` (needs ../shared/datasets and the written stance pairs).
 
-    python -m models.train_relevance                 # writes models/relevance/relevance.json
+    python -m training.train_relevance                 # writes models/relevance/relevance.json
 
 On-topic pairs: every team-written stance pair (all three labels are on topic by construction: a neutral is
 "same subject, does not decide") and the public datasets' gold claim-evidence pairs. Off-topic pairs: general
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.relevance import DEFAULT_DIR, FEATURES, features
-from models.stance_data import DOMAIN_SOURCES, load_split, nli_pairs, read_splits
-from models.stance_written import EvidenceResolver, corpus_statements, read_written, to_pairs
+from training.stance_data import DOMAIN_SOURCES, load_split, nli_pairs, read_splits
+from training.stance_written import EvidenceResolver, corpus_statements, read_written, to_pairs
+from veracity.models.relevance import DEFAULT_DIR, FEATURES, features
 
 log = logging.getLogger("train_relevance")
 
@@ -46,7 +46,7 @@ def _hash_split(key: str) -> str:
 
 
 def build(datasets: Path, splits: Path, pairs_file: Path, seed: int = 13) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from models.embedder import load_embedder
+    from veracity.models.embedder import load_embedder
 
     rng = random.Random(seed)
     split = load_split(splits)
@@ -64,8 +64,15 @@ def build(datasets: Path, splits: Path, pairs_file: Path, seed: int = 13) -> dic
         if g != p.group:
             rows.append((p.claim, e, 0, s))
     # general sentences against the corpus items the retriever would return for them
-    general = sorted({p.claim for p in nli_pairs(datasets) if p.source in ("fever", "anli", "mnli", "snli")
-                      and not HEALTH.search(p.claim) and len(p.claim.split()) >= 5})
+    general = sorted(
+        {
+            p.claim
+            for p in nli_pairs(datasets)
+            if p.source in ("fever", "anli", "mnli", "snli")
+            and not HEALTH.search(p.claim)
+            and len(p.claim.split()) >= 5
+        }
+    )
     general = rng.sample(general, min(len(general), 5000))
     embedder = load_embedder(precision="fp32")
     items = list(corpus_statements().values())
@@ -96,8 +103,12 @@ def fit(data: dict[str, tuple[np.ndarray, np.ndarray]], min_recall: float = 0.99
     xd, yd = data["dev"]
     pd = clf.predict_proba(xd)[:, 1]
     cut = float(np.quantile(pd[yd == 1], 1 - min_recall))
-    report: dict[str, object] = {"features": list(FEATURES), "weights": clf.coef_[0].round(6).tolist(),
-                                 "bias": round(float(clf.intercept_[0]), 6), "cut": round(cut, 6)}
+    report: dict[str, object] = {
+        "features": list(FEATURES),
+        "weights": clf.coef_[0].round(6).tolist(),
+        "bias": round(float(clf.intercept_[0]), 6),
+        "cut": round(cut, 6),
+    }
     for s in ("dev", "validation"):
         xs, ys = data[s]
         p = clf.predict_proba(xs)[:, 1] >= cut

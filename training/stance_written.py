@@ -27,24 +27,38 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from models.stance_data import LABELS, Split, StancePair, load_scifact, scifact_groups
+from training.stance_data import LABELS, Split, StancePair, load_scifact, scifact_groups
 
 ANNOTATIONS_DIR = Path(__file__).resolve().parent.parent / "annotations" / "stance"
 CORPUS_DATA_DIR = Path(__file__).resolve().parent.parent / "corpus" / "data"
 
 KINDS: dict[str, frozenset[str]] = {
-    "supports": frozenset(
-        {"paraphrase", "generalisation", "consequence", "hedged", "understatement", "negated_match"}
-    ),
+    "supports": frozenset({"paraphrase", "generalisation", "consequence", "hedged", "understatement", "negated_match"}),
     "contradicts": frozenset(
-        {"direction_flip", "negated_claim", "claim_vs_negated_evidence", "null_vs_effect", "number_change",
-         "date_change", "entity_swap", "approval_status", "antonym"}
+        {
+            "direction_flip",
+            "negated_claim",
+            "claim_vs_negated_evidence",
+            "null_vs_effect",
+            "number_change",
+            "date_change",
+            "entity_swap",
+            "approval_status",
+            "antonym",
+        }
     ),
     "neutral": frozenset({"overstatement", "on_topic_neutral", "different_outcome", "partial_match"}),
 }
 PHENOMENA: tuple[str, ...] = (
-    "negation_in_claim", "negation_in_evidence", "antonym", "direction", "number", "approval_status", "hedging",
-    "scope", "entity_swap",
+    "negation_in_claim",
+    "negation_in_evidence",
+    "antonym",
+    "direction",
+    "number",
+    "approval_status",
+    "hedging",
+    "scope",
+    "entity_swap",
 )
 REF_SOURCES: tuple[str, ...] = ("corpus", "scifact", "evidence_inference", "pubmedqa", "check_covid")
 _REF = re.compile(
@@ -63,7 +77,9 @@ def check_record(r: Any, challenge: bool = False) -> list[str]:
     if not isinstance(r, dict):
         return ["not a JSON object"]
     problems = []
-    for key in ("id", "claim", "label", "evidence_ref", "pass") + (("pair_id", "phenomenon") if challenge else ("kind",)):
+    for key in ("id", "claim", "label", "evidence_ref", "pass") + (
+        ("pair_id", "phenomenon") if challenge else ("kind",)
+    ):
         if not isinstance(r.get(key), str) or not r[key].strip():
             problems.append(f"{key!r} must be a non-empty string")
     if problems:
@@ -222,8 +238,9 @@ def to_pairs(
         yield pair, split_of_group(group, split)
 
 
-def describe_records(records: Sequence[dict[str, Any]], resolver: EvidenceResolver | None = None,
-                     split: Split | None = None) -> dict[str, Any]:
+def describe_records(
+    records: Sequence[dict[str, Any]], resolver: EvidenceResolver | None = None, split: Split | None = None
+) -> dict[str, Any]:
     """Counts for the data card: by label, kind, evidence source, pass and (given the datasets) split."""
     from collections import Counter
 
@@ -260,9 +277,9 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
 def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
-    from models.stance_data import load_split, read_splits, write_pairs
+    from training.stance_data import load_split, read_splits, write_pairs
 
-    ap = argparse.ArgumentParser(prog="python -m models.stance_written", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m training.stance_written", description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--splits", type=Path, default=Path("models/stance/splits.json"))
     sub = ap.add_subparsers(dest="cmd", required=True)

