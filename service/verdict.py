@@ -281,11 +281,7 @@ def _strength(scored: ScoredEvidence, column: int) -> float:
     A product rather than "grade first": an off-topic high-grade item with a shaky stance must not outweigh
     on-topic moderate evidence, while at equal relevance and stance the higher grade still wins.
     """
-    return (
-        _prob(scored, column)
-        * max(scored.evidence.similarity, 0.0)
-        * GRADE_WEIGHTS.get(scored.evidence.grade, 0.0)
-    )
+    return _prob(scored, column) * max(scored.evidence.similarity, 0.0) * GRADE_WEIGHTS.get(scored.evidence.grade, 0.0)
 
 
 def _strongest(items: list[ScoredEvidence], column: int) -> ScoredEvidence | None:
