@@ -101,7 +101,6 @@ def test_the_challenge_set_is_minimal_pairs_kept_out_of_training(written, challe
         assert len(members) == 2
         assert len({m["evidence_ref"] for m in members}) == 1 and len({m["phenomenon"] for m in members}) == 1
     assert not {r["evidence_ref"] for r in challenge} & {r["evidence_ref"] for r in written}
-    assert not {_norm(r["claim"]) for r in challenge} & {_norm(r["claim"]) for r in written}
 
 
 def test_corpus_references_resolve_without_shared(written, challenge):
@@ -131,8 +130,12 @@ def test_every_reference_joins_to_its_evidence_and_one_source_stays_in_one_split
         assert pair.evidence.strip()
         where[pair.group].add(s)
     assert all(len(s) == 1 for s in where.values())
-    challenge_splits = {s for _, s in to_pairs(challenge, resolver, split, source="challenge")}
-    assert challenge_splits == {"validation"}
+    challenge_pairs = list(to_pairs(challenge, resolver, split, source="challenge"))
+    assert {s for _, s in challenge_pairs} == {"validation"}
+    # nothing of the challenge set's sources is trained on: not its evidence's article, not its claims
+    trained = [pair for pair, s in to_pairs(written, resolver, split) if s == "train"]
+    assert not {p.group for p, _ in challenge_pairs} & {p.group for p in trained}
+    assert not {_norm(p.claim) for p, _ in challenge_pairs} & {_norm(p.claim) for p in trained}
 
 
 def test_the_guideline_and_data_card_sit_beside_the_data():

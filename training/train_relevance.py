@@ -127,9 +127,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--splits", type=Path, default=Path("models/stance/splits.json"))
     ap.add_argument("--pairs", type=Path, default=Path("bench/results/cache/pairs.jsonl.gz"))
     ap.add_argument("--out", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--min-recall", type=float, default=0.99, help="share of on-topic dev pairs the cut keeps")
+    ap.add_argument(
+        "--features-cache",
+        type=Path,
+        default=Path(".work/relevance/features.npz"),
+        help="feature rows are saved here and reused (embedding them is the slow part)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    report = fit(build(args.datasets, args.splits, args.pairs))
+    if args.features_cache.exists():
+        cached = np.load(args.features_cache)
+        data = {s: (cached[f"{s}_x"], cached[f"{s}_y"]) for s in ("train", "dev", "validation")}
+    else:
+        data = build(args.datasets, args.splits, args.pairs)
+        args.features_cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.features_cache, **{f"{s}_{k}": v for s, (x, y) in data.items() for k, v in (("x", x), ("y", y))})
+    report = fit(data, args.min_recall)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "relevance.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
