@@ -8,8 +8,10 @@ claims and everyday sentences from the NLI data (FEVER, ANLI, MultiNLI, SNLI hyp
 health word), each paired with the three bundled-corpus items the embedder ranks closest, which is exactly what
 the retriever hands the verdict for such a sentence, plus domain claims paired with a random other evidence text.
 Splits follow the stance splits (written pairs by evidence source) and a hash of the sentence for off-topic ones.
-The cut is the highest that keeps 99% of the on-topic dev pairs: a claim wrongly reported "not covered" loses a
-verdict, so recall comes first, and the off-topic set in ``bench`` shows what it still lets through.
+The cut keeps 95% of the on-topic dev pairs. Measured on validation pairs: keeping 99% rejected only 33% of the
+off-topic pairs (and off-topic sentences still came out "contradicted" by items at cosine 0.13), 98% rejected 62%,
+95% rejects 96%. The on-topic pairs it drops are mostly the written neutrals about a fact the evidence does not
+mention, which take no side anyway; a claim loses its verdict only when every retrieved item is dropped.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def build(datasets: Path, splits: Path, pairs_file: Path, seed: int = 13) -> dic
     return {s: (np.stack(xs), np.array(ys)) for s, (xs, ys) in out.items()}
 
 
-def fit(data: dict[str, tuple[np.ndarray, np.ndarray]], min_recall: float = 0.99) -> dict[str, object]:
+def fit(data: dict[str, tuple[np.ndarray, np.ndarray]], min_recall: float = 0.95) -> dict[str, object]:
     from sklearn.linear_model import LogisticRegression
 
     x, y = data["train"]
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--splits", type=Path, default=Path("models/stance/splits.json"))
     ap.add_argument("--pairs", type=Path, default=Path("bench/results/cache/pairs.jsonl.gz"))
     ap.add_argument("--out", type=Path, default=DEFAULT_DIR)
-    ap.add_argument("--min-recall", type=float, default=0.99, help="share of on-topic dev pairs the cut keeps")
+    ap.add_argument("--min-recall", type=float, default=0.95, help="share of on-topic dev pairs the cut keeps")
     ap.add_argument(
         "--features-cache",
         type=Path,

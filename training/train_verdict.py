@@ -13,6 +13,22 @@ the service will see on new claims (on its own training claims it is over-confid
 Prefixes and random subsets of each claim's evidence are added as extra rows (k from 1 to 5), always kept
 in the claim's fold. Metrics come from claim-grouped cross-fitting (each claim predicted by a model that did
 not see it); the shipped model is then refitted on all rows. Grades are all 'ungraded' here.
+
+``--written`` (writes .work/verdict_written unless --out says otherwise; never models/verdict by default) fits
+on a different kind of row, because the rows above are few (157 claims) and unlike what the service sees:
+ungraded SciFact abstracts and HealthVer passages, never the bundled corpus. The team-written stance records
+whose evidence_ref is a corpus statement (about 3,000 claims about the corpus's own items) are run through what
+the service runs: top-k retrieval from the default corpus (built in a temporary data folder), the relevance gate
+and the shipped stance model, with the items' real similarities and GRADE grades; the features are recorded from
+``StanceVerdict`` itself, so they cannot drift from the service's. Label = the written stance
+(supports/contradicts/neutral -> supported/contradicted/unsupported), even when retrieval missed the item the
+claim was written from (reported as written_item_in_top_k). Splits are the stance data's (``to_pairs``: a corpus
+item's split follows its source URL); C is picked on dev, the model is fitted on train+dev with calibration folds
+grouped by evidence source, and the shipped and refit combiners are compared on the validation claims through
+the same StanceVerdict rules (final labels, so the rules' effect is counted) and on bench/data/health_claims.jsonl.
+The shipped stance model never trained on these claims, so its probabilities here are out-of-sample, as they
+are for new claims; a stance model trained on the written pairs would need this refit redone on claims it did not
+train on.
 """
 
 from __future__ import annotations
