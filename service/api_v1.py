@@ -189,6 +189,14 @@ def verify():
     )
 
 
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI document, built from this app's routes (``service/openapi.py``)."""
+    from veracity.service.openapi import describe
+
+    return jsonify(describe(current_app))
+
+
 @bp.get("/health")
 def health():
     return jsonify(
