@@ -326,7 +326,7 @@ def markdown_table(report: dict[str, Any]) -> str:
             "|---|" + "---:|" * len(sources),
         ]
         for name, r in report["methods"].items():
-            cells = [f"{r[s]['macro_f1']:.3f} ({r[s]['n']})" if s in r else "-" for s in sources]
+            cells = [_with_ci(r[s]) if s in r else "-" for s in sources]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -334,11 +334,16 @@ def markdown_table(report: dict[str, Any]) -> str:
 _NOT_SOURCES = {"all", "macro_f1_ci95", "pairs_per_s", "seconds", "decision_rule"}
 
 
+def _with_ci(m: dict[str, Any]) -> str:
+    lo, hi = m.get("macro_f1_ci95", (float("nan"), float("nan")))
+    return f"{m['macro_f1']:.3f} [{lo:.2f}, {hi:.2f}] ({m['n']})"
+
+
 def per_source(pairs: Sequence[StancePair], y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {"all": stance_metrics(y, probs)}
     for src in sorted({p.source for p in pairs}):
         m = np.array([p.source == src for p in pairs])
-        out[src] = stance_metrics(y[m], probs[m])
+        out[src] = {**stance_metrics(y[m], probs[m]), "macro_f1_ci95": bootstrap_macro_f1(y[m], probs[m], n=300)}
     return out
 
 
@@ -356,6 +361,15 @@ def set_table(name: str, rows: dict[str, Any], phenomena: bool = False) -> str:
             f"| {method} | {m['n']} | {m['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}] | "
             f"{m['f1']['contradicts']:.3f} | {m['false_supported']:.3f} |"
         )
+    sources = sorted({k for r in rows.values() for k in r if k not in _NOT_SOURCES and k != "by_kind"})
+    if len(sources) > 1:
+        lines += [
+            "",
+            "| method | " + " | ".join(f"{s} macro-F1 [95% CI] (n)" for s in sources) + " |",
+            "|---|" + "---:|" * len(sources),
+        ]
+        for method, r in rows.items():
+            lines.append(f"| {method} | " + " | ".join(_with_ci(r[s]) if s in r else "-" for s in sources) + " |")
     if phenomena:
         kinds = sorted({k for r in rows.values() for k in r.get("by_kind", {})})
         lines += ["", "| method | " + " | ".join(f"{k} acc" for k in kinds) + " |", "|---|" + "---:|" * len(kinds)]
@@ -439,8 +453,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     speed["tfidf_lr"] = len(evaluation) / (time.perf_counter() - t0)
 
     others = {name: StanceModel.load(Path(folder)) for name, folder in (c.split("=", 1) for c in args.compare)}
+    rules = {rule}
     for name, other in others.items():
         probs[name], speed[name] = timed_predict(other, pairs)
+        other_rule = f"{name}, supports at P>={other.config.min_support:g}"
+        probs[other_rule], speed[other_rule] = apply_min_support(probs[name], other.config.min_support), speed[name]
+        rules.add(other_rule)
 
     report: dict[str, Any] = {
         "data": str(args.data) if args.data else f"validation split of {args.splits}",
@@ -462,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             **per_source(evaluation, y, p),
             "macro_f1_ci95": bootstrap_macro_f1(y, p),
             "pairs_per_s": speed[name],
-            "decision_rule": name == rule,
+            "decision_rule": name in rules,
         }
     report["sets"] = {}
     for set_name in ("validation", "challenge"):
@@ -493,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args.out = args.out or results_dir(args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "_" + args.data.stem.replace(".", "_") if args.data else ""
-    reliability_png(args.out / f"stance_reliability{suffix}.png", y, {k: v for k, v in probs.items() if k != rule})
+    reliability_png(args.out / f"stance_reliability{suffix}.png", y, {k: v for k, v in probs.items() if k not in rules})
     (args.out / f"stance{suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
     table = markdown_table(report)
     for set_name, rows in report["sets"].items():
