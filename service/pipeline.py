@@ -39,7 +39,9 @@ class VerdictMaker(Protocol):
     @property
     def name(self) -> str: ...
 
-    def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]: ...
+    def decide_many(
+        self, claims: list[str], evidence: list[list[Evidence]], timings: dict[str, float] | None = None
+    ) -> list[Verdict]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +137,11 @@ class Pipeline:
         timings["retrieve"] = _ms(t0)
 
         t0 = time.perf_counter()
-        decided = self.verdict.decide_many(claim_texts, evidence)
+        stages: dict[str, float] = {}
+        decided = self.verdict.decide_many(claim_texts, evidence, stages)
         verdicts = {(d, s.index): v for (d, s), v in zip(claims, decided)}
-        timings["verdict"] = _ms(t0)
+        timings["verdict"] = _ms(t0)  # relevance + stance + combine, each also reported alone
+        timings.update(stages)
 
         results = []
         for d, (segments, ws) in enumerate(zip(per_doc, worthiness)):

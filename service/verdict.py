@@ -8,6 +8,7 @@ for what it is in every response.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +50,9 @@ class SimilarityBaseline:
     threshold: float = 0.75
     name: str = "similarity-baseline"
 
-    def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]:
+    def decide_many(
+        self, claims: list[str], evidence: list[list[Evidence]], timings: dict[str, float] | None = None
+    ) -> list[Verdict]:
         return [self.decide(c, e) for c, e in zip(claims, evidence)]
 
     def decide(self, claim: str, evidence: list[Evidence]) -> Verdict:
@@ -116,7 +119,12 @@ class StanceVerdict:
         """The stance model's revision, so a response says which weights read its evidence."""
         return getattr(getattr(self.stance, "config", None), "revision", "")
 
-    def decide_many(self, claims: list[str], evidence: list[list[Evidence]]) -> list[Verdict]:
+    def decide_many(
+        self, claims: list[str], evidence: list[list[Evidence]], timings: dict[str, float] | None = None
+    ) -> list[Verdict]:
+        """Verdicts for many claims at once; ``timings`` (if given) gets relevance, stance and combine in ms."""
+        timings = {} if timings is None else timings
+        t0 = time.perf_counter()
         # A long statement (an imported abstract) is judged by its best-matching passage: the stance model
         # reads 128 tokens, and the finding a claim restates is rarely in an abstract's first sentences.
         texts = [[e.passage or e.statement for e in items] for items in evidence]
@@ -131,8 +139,12 @@ class StanceVerdict:
         else:
             relevance = [np.full(len(items), np.nan) for items in evidence]
             about = [np.ones(len(items), bool) for items in evidence]
+        timings["relevance"] = _ms(t0)
+        t0 = time.perf_counter()
         pairs = [(c, t) for c, ts, a in zip(claims, texts, about) for t, keep in zip(ts, a) if keep]
         probs = self.stance.predict(pairs) if pairs else np.zeros((0, 3))
+        timings["stance"] = _ms(t0)
+        t0 = time.perf_counter()
         per_claim, offset = [], 0
         for a in about:
             # items not about the claim enter the combiner as plain neutral: they take no side
@@ -152,10 +164,12 @@ class StanceVerdict:
             else np.zeros((0, len(FEATURE_NAMES)))
         )
         combined = self.combiner.predict_proba(features) if len(features) else features
-        return [
+        verdicts = [
             self._decide(items, p, c, a, r)
             for items, p, c, a, r in zip(evidence, per_claim, combined, about, relevance)
         ]
+        timings["combine"] = _ms(t0)
+        return verdicts
 
     def _decide(
         self, items: list[Evidence], probs: np.ndarray, combined: np.ndarray, about: np.ndarray, relevance: np.ndarray
@@ -273,6 +287,10 @@ def _rounded(p: np.ndarray) -> tuple[float, float, float]:
 def _prob(scored: ScoredEvidence, column: int) -> float:
     """P(stance) of an item that was read (0 for one the relevance gate kept from the stance model)."""
     return scored.stance_probs[column] if scored.stance_probs is not None else 0.0
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
 
 
 def _strength(scored: ScoredEvidence, column: int) -> float:

@@ -124,3 +124,10 @@ def test_cors_headers_on_v1(client):
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_every_stage_reports_its_own_time(client):
+    timings = client.post("/v1/check", json={"text": "Opioids raise prolactin levels."}).get_json()["timings_ms"]
+    stages = ("segment", "embed", "checkworthy", "retrieve", "relevance", "stance", "combine")
+    assert all(timings[s] >= 0 for s in stages)
+    assert timings["relevance"] + timings["stance"] + timings["combine"] <= timings["verdict"] + 1
