@@ -36,6 +36,26 @@ def add_cors_headers(response: Response, expose: str | None = None) -> Response:
 bp.after_request(add_cors_headers)
 
 
+def _body_text() -> str:
+    try:
+        return request.get_data(cache=True).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VeracityError(
+            "invalid_encoding",
+            f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.",
+            400,
+        ) from None
+
+
+def _parse_json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise VeracityError(
+            "invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400
+        ) from None
+
+
 def _request_text() -> tuple[str, dict[str, Any]]:
     """The submitted text and options, from a JSON or a text/plain body."""
     mimetype = request.mimetype
@@ -46,23 +66,10 @@ def _request_text() -> tuple[str, dict[str, Any]]:
             '{"text": "..."} or a text/plain body.',
             415,
         )
-    raw = request.get_data(cache=True)
-    try:
-        body = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise VeracityError(
-            "invalid_encoding",
-            f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.",
-            400,
-        ) from None
+    body = _body_text()
     options: dict[str, Any] = {}
     if mimetype == "application/json":
-        try:
-            payload = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise VeracityError(
-                "invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400
-            ) from None
+        payload = _parse_json(body)
         if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
             raise VeracityError(
                 "missing_text", 'Send a JSON object with a string field "text", e.g. {"text": "..."}.', 400
@@ -156,18 +163,7 @@ def verify():
         raise VeracityError(
             "unsupported_media_type", 'Send application/json: {"claim": "...", "evidence": ["..."]}.', 415
         )
-    try:
-        payload = json.loads(request.get_data().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise VeracityError(
-            "invalid_encoding",
-            f"The body is not valid UTF-8 (bad byte at position {exc.start}); re-encode it as UTF-8.",
-            400,
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise VeracityError(
-            "invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400
-        ) from None
+    payload = _parse_json(_body_text())
     items = _verify_items(payload)
     started = time.perf_counter()
     verdicts = _pipeline().verify(items)
