@@ -862,9 +862,20 @@ def _opt(value: Any) -> Any:
     return value
 
 
+def _import_ray() -> Any:
+    """Ray is an optional extra: say how to get it instead of a bare ModuleNotFoundError."""
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise ImportError(
+            "The Ray engine needs Ray, an optional extra: pip install 'veracity[ray]' (or run without --engine ray)"
+        ) from None
+    return ray
+
+
 def _ray_init(options: BatchOptions) -> bool:
     """Connect to the cluster named by --ray-address or RAY_ADDRESS, else start a local one; True if we started it."""
-    import ray
+    ray = _import_ray()
 
     if ray.is_initialized():
         return False
@@ -891,7 +902,7 @@ def _stream(ds) -> Iterator[dict[str, Any]]:
 
 
 def _run_ray(store, job, settings, options, sources, progress, should_stop) -> RunStats:
-    import ray
+    ray = _import_ray()
     from ray.data import ActorPoolStrategy, DataContext
 
     from veracity.service.pipeline import open_store

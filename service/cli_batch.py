@@ -219,7 +219,7 @@ def run(
             ) from None
         except ImportError as exc:
             close()
-            raise click.ClickException(f"{exc}; install Ray with: pip install 'ray[data]>=2.50,<3'") from None
+            raise click.ClickException(str(exc)) from None
         except FileNotFoundError as exc:
             close()
             raise click.ClickException(str(exc)) from None
