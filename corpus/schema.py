@@ -50,14 +50,29 @@ def validate_item(item: Any) -> list[str]:
     unknown = sorted(set(item) - set(FIELDS) - {"embedding", "added", "embedding_model"})
     if unknown:
         problems.append(f"{', '.join(unknown)}: unknown field(s); allowed: {', '.join(FIELDS)}")
+    # Text fields must be text: a number or a list here reached the embedder or SQLite and failed a later request.
+    for field in (
+        "statement",
+        "source_title",
+        "publisher",
+        "study_type",
+        "grade",
+        "topic",
+        "grade_reason",
+        "source_url",
+    ):
+        value = item.get(field)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{field}: must be a string, got {type(value).__name__}")
     if item.get("id") and not ID.match(str(item["id"])):
         problems.append("id: use letters, digits and . _ : - only (at most 128 characters)")
     statement = item.get("statement")
     if isinstance(statement, str) and len(statement) > MAX_STATEMENT_CHARS:
         problems.append(f"statement: {len(statement)} characters; limit is {MAX_STATEMENT_CHARS}")
-    if item.get("grade") and item["grade"] not in GRADES:
+    # Checked whenever present, falsy or not: a stored grade of 0 broke every check that retrieved the item.
+    if item.get("grade") is not None and item["grade"] not in GRADES:
         problems.append(f"grade: {item['grade']!r} is not one of {', '.join(GRADES)}")
-    if item.get("study_type") and item["study_type"] not in STUDY_TYPES:
+    if item.get("study_type") is not None and item["study_type"] not in STUDY_TYPES:
         problems.append(f"study_type: {item['study_type']!r} is not one of {', '.join(STUDY_TYPES)}")
     year = item.get("year")
     if year is not None and year != "":

@@ -71,3 +71,17 @@ def test_writes_disabled_without_configured_keys(client, app):
     settings = Settings(corpus_db=app.config["VERACITY"].corpus_db, build_corpus=False)
     response = create_app(settings).test_client().post("/v1/evidence", json=NEW_ITEM, headers={"X-API-Key": "x"})
     assert_error_shape(response, 403, "writes_disabled")
+
+
+def test_a_falsy_grade_or_a_non_text_statement_is_refused_not_stored(writable_client):
+    for bad, field in (
+        (dict(NEW_ITEM, id="api-zero", grade=0), "grade"),
+        (dict(NEW_ITEM, id="api-num", statement=42), "statement"),
+        (dict(NEW_ITEM, id="api-list", source_title=["a"]), "source_title"),
+    ):
+        body = assert_error_shape(
+            writable_client.post("/v1/evidence", json=bad, headers={"X-API-Key": "s3cret"}), 400, "invalid_evidence"
+        )
+        assert f"item 0: {field}" in body["error"]["message"]
+    # the corpus still answers checks
+    assert writable_client.post("/v1/check", json={"text": "Lofexidine eases opioid withdrawal."}).status_code == 200
