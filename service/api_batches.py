@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
-from veracity.service.api_v1 import add_cors_headers
+from veracity.service.api_v1 import add_cors_headers, read_json_body
 from veracity.service.batch import FINISHED, ResultsStore, Source, text_key
 from veracity.service.batch_worker import WorkerSupervisor
 from veracity.service.errors import VeracityError
@@ -110,10 +110,7 @@ def create():
         raise VeracityError(
             "unsupported_media_type", 'Send application/json, e.g. {"urls": ["https://example.org/a"]}.', 415
         )
-    try:
-        payload = json.loads(request.get_data(cache=True).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad("invalid_json", f"The body is not valid UTF-8 JSON ({exc}).") from None
+    payload = read_json_body()
     if not isinstance(payload, dict):
         raise _bad("invalid_batch", 'Send a JSON object such as {"urls": ["https://example.org/a"]}.')
     check_all = payload.get("check_all", False)

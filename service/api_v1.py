@@ -49,11 +49,25 @@ def _body_text() -> str:
 
 def _parse_json(body: str) -> Any:
     try:
-        return json.loads(body)
+        payload = json.loads(body)
     except json.JSONDecodeError as exc:
         raise VeracityError(
             "invalid_json", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", 400
         ) from None
+    except RecursionError:
+        raise VeracityError("invalid_json", "The JSON is nested too deeply; send a flat object.", 400) from None
+    try:  # "\ud800" is valid JSON but no text: it failed later in the tokenizer or SQLite
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise VeracityError(
+            "invalid_text", "The JSON holds an unpaired surrogate escape (such as \\ud800), which is not text.", 400
+        ) from None
+    return payload
+
+
+def read_json_body() -> Any:
+    """The request body as JSON: UTF-8, parseable, not absurdly nested, no lone surrogates; else a 400."""
+    return _parse_json(_body_text())
 
 
 def _request_text() -> tuple[str, dict[str, Any]]:
@@ -163,7 +177,7 @@ def verify():
         raise VeracityError(
             "unsupported_media_type", 'Send application/json: {"claim": "...", "evidence": ["..."]}.', 415
         )
-    payload = _parse_json(_body_text())
+    payload = read_json_body()
     items = _verify_items(payload)
     started = time.perf_counter()
     verdicts = _pipeline().verify(items)
@@ -299,12 +313,7 @@ def evidence_add():
         raise VeracityError(
             "unsupported_media_type", "Send evidence items as application/json (one object or a list).", 415
         )
-    try:
-        payload = json.loads(request.get_data().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise VeracityError(
-            "invalid_json", "The body is not valid UTF-8 JSON; send one evidence object or a list.", 400
-        ) from None
+    payload = read_json_body()
     items = payload if isinstance(payload, list) else [payload]
     problems = [f"item {n}: {p}" for n, item in enumerate(items) for p in validate_item(item)]
     if problems:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from veracity.models.stance import DEFAULT_DIR as STANCE_DIR
 from veracity.models.stance import StanceConfig
 
@@ -131,3 +133,17 @@ def test_every_stage_reports_its_own_time(client):
     stages = ("segment", "embed", "checkworthy", "retrieve", "relevance", "stance", "combine")
     assert all(timings[s] >= 0 for s in stages)
     assert timings["relevance"] + timings["stance"] + timings["combine"] <= timings["verdict"] + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/check", '{"text": ' + "[" * 5000 + "]" * 5000 + "}"),
+        ("/v1/verify", "[" * 5000 + "]" * 5000),
+        ("/v1/check", '{"text": "Kratom \\ud800 is safe."}'),
+        ("/v1/verify", '{"claim": "\\udfff", "evidence": ["x"]}'),
+    ],
+)
+def test_deep_nesting_and_lone_surrogates_are_a_400_not_a_500(client, path, body):
+    r = client.post(path, data=body, content_type="application/json")
+    assert r.status_code == 400 and r.get_json()["error"]["code"] in ("invalid_json", "invalid_text")
