@@ -180,7 +180,7 @@ def results(job: str):
         limit = int(request.args.get("limit", "100"))
     except ValueError:
         raise _bad("invalid_cursor", "cursor and limit must be whole numbers, e.g. ?cursor=0&limit=100.") from None
-    if cursor < 0 or not 1 <= limit <= RESULTS_PAGE_MAX:
+    if not 0 <= cursor < 2**63 or not 1 <= limit <= RESULTS_PAGE_MAX:  # SQLite integers are 64-bit
         raise _bad("invalid_cursor", f"cursor must be 0 or more and limit between 1 and {RESULTS_PAGE_MAX}.")
     with _store() as store:
         row = _job_or_404(store, job)

@@ -221,6 +221,10 @@ def url_problem(url: str, allow_private: bool = False) -> str | None:
         return f"{url!r} is not an http:// or https:// URL; only web pages can be fetched"
     if not parts.hostname:
         return f"{url!r} has no host name; give an absolute URL such as https://example.org/article"
+    try:  # a name the HTTP client cannot encode would fail later, as an internal error
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return f"{url!r} has a host name that is not a valid internationalised domain name"
     if allow_private:
         return None
     try:

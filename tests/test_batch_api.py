@@ -244,3 +244,9 @@ def _group_alive(pgid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+def test_a_cursor_beyond_sqlite_integers_is_a_400(batch_client):
+    created = batch_client.post("/v1/batches", json={"documents": [{"id": "d1", "text": "Kratom is not approved."}]})
+    job = created.get_json()["id"]
+    assert_error(batch_client.get(f"/v1/batches/{job}/results?cursor={2**63}"), 400, "invalid_cursor")

@@ -198,3 +198,9 @@ def test_guard_checks_every_redirect_hop(web):
         assert len(web.hits) == before
     finally:
         public.stop()
+
+
+def test_a_host_name_that_cannot_be_encoded_is_refused_up_front():
+    assert "internationalised domain name" in url_problem("https://" + "a" * 64 + ".com/page")
+    assert "internationalised domain name" in url_problem("https://ex..ample.com/")
+    assert url_problem("https://example.org/article") is None
