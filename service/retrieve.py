@@ -16,6 +16,7 @@ an absolute measure of relatedness, not a rank.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -94,9 +95,22 @@ class Retriever:
         self.store = store
         self.config = config or RetrieverConfig()
         self.reranker = reranker
+        # Readers hold the lock while they use the index; reload() builds the new index outside it and swaps it in
+        # under it, so a request never sees half an old and half a new corpus (it used to, after POST /v1/evidence).
+        self._lock = threading.RLock()
         self.reload()
 
     def reload(self) -> None:
+        """Re-read the corpus from the store (after items were added) and swap the new index in at once."""
+        fresh = Retriever.__new__(Retriever)
+        fresh.store, fresh.config = self.store, self.config
+        fresh._build()
+        with self._lock:
+            for name, value in vars(fresh).items():
+                if name.startswith("_"):
+                    setattr(self, name, value)
+
+    def _build(self) -> None:
         self._matrix: EvidenceMatrix = self.store.matrix()
         self._row = {item_id: i for i, item_id in enumerate(self._matrix.ids)}
         passages: PassageMatrix = (
@@ -126,6 +140,10 @@ class Retriever:
 
     def retrieve(self, queries: list[str], vectors: np.ndarray, top_k: int | None = None) -> list[list[Evidence]]:
         """Top-k evidence per query; ``vectors`` are the queries' unit-length embeddings."""
+        with self._lock:
+            return self._retrieve(queries, vectors, top_k)
+
+    def _retrieve(self, queries: list[str], vectors: np.ndarray, top_k: int | None) -> list[list[Evidence]]:
         k = top_k or self.config.top_k
         if not queries or self.size == 0:
             return [[] for _ in queries]
@@ -163,6 +181,10 @@ class Retriever:
         return sims, passage_sims, p_sims
 
     def fusion_features(self, queries: list[str], vectors: np.ndarray) -> list[tuple[list[str], np.ndarray]]:
+        with self._lock:
+            return self._fusion_features(queries, vectors)
+
+    def _fusion_features(self, queries: list[str], vectors: np.ndarray) -> list[tuple[list[str], np.ndarray]]:
         """(candidate ids, FUSION_FEATURES matrix) per query: what `bench.retrieval --tune` fits the weights on."""
         sims, passage_sims, _ = self._similarities(vectors)
         out = []

@@ -139,3 +139,30 @@ def test_an_unknown_fusion_is_refused_with_the_choices():
 
     with pytest.raises(ValueError, match="'linear' or 'rrf'"):
         RetrieverConfig(fusion="max")
+
+
+def test_readers_never_see_a_half_reloaded_index(corpus_db, embedder):
+    import threading
+
+    retriever = Retriever(EvidenceStore(corpus_db))
+    queries = ["Opioids raise prolactin levels.", "Kratom is not approved by the FDA."]
+    vectors = embedder.encode(queries)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                assert all(len(hits) == 5 for hits in retriever.retrieve(queries, vectors))
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    for _ in range(15):
+        retriever.reload()
+    stop.set()
+    for t in readers:
+        t.join()
+    assert errors == []
