@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 class TooManySentences(ValueError):
     def __init__(self, found: int, limit: int) -> None:
-        super().__init__(f"The text has {found} sentences; the limit is {limit}. Split it into several requests.")
+        # segmenting stops soon after the limit, so ``found`` is a lower bound
+        super().__init__(f"The text has more than {limit} sentences (the limit). Split it into several requests.")
         self.found = found
         self.limit = limit
 
@@ -105,7 +106,7 @@ class Pipeline:
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        per_doc = [segment(text) for text in texts]
+        per_doc = [segment(text, limit=max_sentences) for text in texts]
         timings["segment"] = _ms(t0)
         for segments in per_doc:
             if max_sentences is not None and len(segments) > max_sentences:

@@ -76,45 +76,79 @@ def _lines(text: str) -> list[tuple[int, str]]:
     case with no list marker ("The study enrolled 400\nadults in three countries."). The newline stays in
     the joined text, so offsets are unchanged.
     """
-    lines: list[tuple[int, str]] = []
+    spans: list[list[int]] = []  # [start, end] of each (possibly joined) line: sliced once at the end, not per join
+    last = ""  # the last physical line of the current joined line: its ending decides whether the next one joins
     offset = 0
     for raw in text.splitlines(keepends=True):
         start, offset = offset, offset + len(raw)
         content = raw.rstrip("\r\n")
         stripped = content.strip()
         if not stripped:
-            lines.append((start, ""))
+            spans.append([start, start])
+            last = ""
             continue
-        if lines and lines[-1][1].strip() and stripped[0].islower() and not _PREFIX.match(content):
-            prev_start, prev = lines[-1]
-            if not TERMINAL_PUNCTUATION.search(prev.strip()) and not prev.rstrip().endswith(":"):
-                lines[-1] = (prev_start, text[prev_start : start + len(content)])
+        if last.strip() and stripped[0].islower() and not _PREFIX.match(content):
+            if not TERMINAL_PUNCTUATION.search(last.strip()) and not last.rstrip().endswith(":"):
+                spans[-1][1] = start + len(content)
+                last = content
                 continue
-        lines.append((start, content))
-    return [(start, content) for start, content in lines if content.strip()]
+        spans.append([start, start + len(content)])
+        last = content
+    return [(a, text[a:b]) for a, b in spans if text[a:b].strip()]
 
 
-def segment(text: str) -> list[Segment]:
-    """Return the sentences of ``text`` in order, each with offsets into ``text``."""
+# pySBD's time grows faster than the text on one long line (200 KB of short sentences took minutes), so a long
+# line is cut into pieces of about this many characters, each at a sentence end, before it is segmented.
+_CHUNK = 4000
+_CUT = re.compile(r"[.!?][\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+
+
+def _chunks(flat: str) -> list[tuple[int, str]]:
+    if len(flat) <= _CHUNK:
+        return [(0, flat)]
+    out, start = [], 0
+    while len(flat) - start > _CHUNK:
+        cuts = [m.end() for m in _CUT.finditer(flat, start + _CHUNK // 2, start + _CHUNK)]
+        space = flat.rfind(" ", start + _CHUNK // 2, start + _CHUNK)
+        end = cuts[-1] if cuts else (space + 1 if space > 0 else start + _CHUNK)
+        out.append((start, flat[start:end]))
+        start = end
+    out.append((start, flat[start:]))
+    return out
+
+
+def segment(text: str, limit: int | None = None) -> list[Segment]:
+    """Return the sentences of ``text`` in order, each with offsets into ``text``.
+
+    With ``limit``, stop once more than ``limit`` segments are found (the caller refuses the text anyway), so a
+    huge request costs what its first ``limit + 1`` sentences cost.
+    """
     segments: list[Segment] = []
     for offset, content in _lines(text):
+        if limit is not None and len(segments) > limit:
+            break
         prefix_match = _PREFIX.match(content)
         prefix = prefix_match.group(0) if prefix_match else ""
         body = content[len(prefix) :]
         kind = "sentence" if "\n" in body and not prefix else _line_kind(body, prefix)
         body_start = offset + len(prefix)
         if kind == "heading":
-            spans = [(0, len(body))]
+            pieces = [[(0, len(body))]]
         else:
             # A joined hard wrap is a space to pySBD; same length, so the spans still index ``body``.
             flat = body.replace("\r", " ").replace("\n", " ")
-            spans = [(s.start, s.end) for s in _segmenter().segment(flat)]
-        for span_start, span_end in spans:
-            piece = body[span_start:span_end]
-            stripped_left = len(piece) - len(piece.lstrip())
-            piece = piece.strip()
-            if not piece:
-                continue
-            start = body_start + span_start + stripped_left
-            segments.append(Segment(index=len(segments), text=piece, start=start, end=start + len(piece), kind=kind))
+            pieces = ([(at + s.start, at + s.end) for s in _segmenter().segment(chunk)] for at, chunk in _chunks(flat))
+        for spans in pieces:
+            if limit is not None and len(segments) > limit:
+                break
+            for span_start, span_end in spans:
+                piece = body[span_start:span_end]
+                stripped_left = len(piece) - len(piece.lstrip())
+                piece = piece.strip()
+                if not piece:
+                    continue
+                start = body_start + span_start + stripped_left
+                segments.append(
+                    Segment(index=len(segments), text=piece, start=start, end=start + len(piece), kind=kind)
+                )
     return segments

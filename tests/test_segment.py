@@ -86,3 +86,15 @@ def test_hard_wrapped_sentence_is_joined_and_initials_are_kept():
     ]
     for s in result:
         assert text[s.start : s.end] == s.text
+
+
+def test_a_huge_line_keeps_exact_offsets_and_stops_soon_after_the_limit():
+    text = "Kratom is a plant. Dr. Smith said so. " * 3000
+    segments = segment(text)
+    assert len(segments) == 6000 and all(text[s.start : s.end] == s.text for s in segments)
+    assert 50 < len(segment(text, limit=50)) < 400
+
+
+def test_too_many_sentences_is_a_413_that_says_so(client):
+    r = client.post("/v1/check", json={"text": "It is. " * 2100})  # under the test app's 20 KB body limit
+    assert r.status_code == 413 and "more than 2000 sentences" in r.get_json()["error"]["message"]
