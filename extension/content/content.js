@@ -12,9 +12,17 @@
 
   const LABELS = {
     supported: { icon: "✓", name: "Supported" },
-    unsupported: { icon: "?", name: "Unsupported: no evidence found" },
+    unsupported: { icon: "?", name: "Unsupported" },
     contradicted: { icon: "✗", name: "Contradicted" },
   };
+  // What an "unsupported" rests on (the API's reason_code), so the label never contradicts the evidence shown under it.
+  const UNSUPPORTED_BECAUSE = {
+    not_covered: { icon: "–", name: "Not covered by the evidence corpus" },
+    conflicting: { icon: "?", name: "Unsupported: the evidence conflicts" },
+    weak_evidence_only: { icon: "?", name: "Unsupported: only very-low-certainty evidence supports it" },
+    no_side: { icon: "?", name: "Unsupported: the evidence found takes no side" },
+  };
+  const labelInfo = (v) => (v.label === "unsupported" && UNSUPPORTED_BECAUSE[v.reason_code]) || LABELS[v.label];
   const HL = "veracity-hl";
 
   // ---- Text extraction ---------------------------------------------------------------------------
@@ -255,7 +263,7 @@
       first.setAttribute("aria-expanded", "false");
       first.setAttribute(
         "aria-label",
-        `${LABELS[label].name}, ${Math.round(sentence.verdict.confidence * 100)}% confidence: ${collapse(sentence.text)}`,
+        `${labelInfo(sentence.verdict).name}, ${Math.round(sentence.verdict.confidence * 100)}% confidence: ${collapse(sentence.text)}`,
       );
       marks.push(...made);
       sentences.set(id, { ...sentence, marks: made });
@@ -468,7 +476,7 @@
 
   function fillPopover(sentence) {
     const { verdict } = sentence;
-    const info = LABELS[verdict.label];
+    const info = labelInfo(verdict);
     const pop = ui.popover;
     pop.replaceChildren();
     pop.dataset.label = verdict.label;

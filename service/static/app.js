@@ -3,9 +3,17 @@
 
 const LABELS = {
   supported: { icon: "✓", name: "Supported" },
-  unsupported: { icon: "?", name: "Unsupported: no matching evidence" },
+  unsupported: { icon: "?", name: "Unsupported" },
   contradicted: { icon: "✗", name: "Contradicted" },
 };
+// What an "unsupported" rests on (the API's reason_code), so the label never contradicts the evidence shown under it.
+const UNSUPPORTED_BECAUSE = {
+  not_covered: { icon: "–", name: "Not covered by the evidence corpus" },
+  conflicting: { icon: "?", name: "Unsupported: the evidence conflicts" },
+  weak_evidence_only: { icon: "?", name: "Unsupported: only very-low-certainty evidence supports it" },
+  no_side: { icon: "?", name: "Unsupported: the evidence found takes no side" },
+};
+const labelInfo = (v) => (v.label === "unsupported" && UNSUPPORTED_BECAUSE[v.reason_code]) || LABELS[v.label];
 
 const $ = (id) => document.getElementById(id);
 const form = $("check-form");
@@ -93,7 +101,7 @@ function render(text, body) {
     if (start > cursor) parts.push(text.slice(cursor, start));
     const sentenceText = text.slice(start, end);
     if (s.verdict && LABELS[s.verdict.label]) {
-      const info = LABELS[s.verdict.label];
+      const info = labelInfo(s.verdict);
       const confidence = Math.round(s.verdict.confidence * 100);
       sentences.set(s.index, s);
       parts.push(
@@ -168,7 +176,7 @@ function evidenceItem(e) {
 
 function fillPopover(s) {
   const v = s.verdict;
-  const info = LABELS[v.label];
+  const info = labelInfo(v);
   const parts = [
     el(
       "p",
