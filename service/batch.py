@@ -903,7 +903,7 @@ def _stream(ds) -> Iterator[dict[str, Any]]:
 
 def _run_ray(store, job, settings, options, sources, progress, should_stop) -> RunStats:
     ray = _import_ray()
-    from ray.data import ActorPoolStrategy, DataContext
+    from ray.data import ActorPoolStrategy, DataContext, Dataset
 
     from veracity.service.pipeline import open_store
 
@@ -924,7 +924,7 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
         worker_settings = replace(settings, threads=options.cpus_per_worker, build_corpus=False)
         # enough blocks that every check actor gets work, and no block larger than a chunk
         blocks = min(len(items), max(options.workers * 2, -(-len(items) // max(options.chunk_docs, 1))))
-        ds: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=blocks)
+        ds: Dataset = ray.data.from_items(items, override_num_blocks=blocks)
         ds = ds.map_batches(
             FetchStage,
             fn_constructor_kwargs={"config": options.fetch},

@@ -10,6 +10,7 @@ URLs and quotes, and returns character spans.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -132,6 +133,7 @@ def segment(text: str, limit: int | None = None) -> list[Segment]:
         body = content[len(prefix) :]
         kind = "sentence" if "\n" in body and not prefix else _line_kind(body, prefix)
         body_start = offset + len(prefix)
+        pieces: Iterable[list[tuple[int, int]]]
         if kind == "heading":
             pieces = [[(0, len(body))]]
         else:
