@@ -32,3 +32,12 @@ def pipeline(tmp_path_factory, embedder):
 def test_a_myth_the_corpus_contradicts_is_not_supported(pipeline, claim):
     verdict = pipeline.check(claim, check_all=True).sentences[0].verdict
     assert verdict.label != "supported", (verdict.reason, [(e.evidence.id, e.stance) for e in verdict.evidence])
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Apple released the iPhone 15 in September 2023.", "The Nile flows into the Mediterranean Sea."],
+)
+def test_off_topic_text_is_not_covered_by_the_bundled_corpus(pipeline, sentence):
+    verdict = pipeline.check(sentence, check_all=True).sentences[0].verdict
+    assert verdict.label == "unsupported" and verdict.reason_code == "not_covered", verdict.reason

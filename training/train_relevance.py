@@ -9,7 +9,7 @@ health word), each paired with the three bundled-corpus items the embedder ranks
 the retriever hands the verdict for such a sentence, plus domain claims paired with a random other evidence text.
 Splits follow the stance splits (written pairs by evidence source) and a hash of the sentence for off-topic ones.
 The cut keeps 95% of the on-topic dev pairs. Measured on validation pairs: keeping 99% rejected only 33% of the
-off-topic pairs (and off-topic sentences still came out "contradicted" by items at cosine 0.13), 98% rejected 62%,
+off-topic pairs (and off-topic sentences still came out "contradicted" by items at cosine 0.13), 98% rejected 63%,
 95% rejects 96%. The on-topic pairs it drops are mostly the written neutrals about a fact the evidence does not
 mention, which take no side anyway; a claim loses its verdict only when every retrieved item is dropped.
 """
