@@ -94,3 +94,15 @@ def test_the_page_maps_api_offsets_to_js_indices_as_the_extension_does():
     extension = Path(__file__).parent.parent / "extension" / "lib" / "api.js"
     assert js_function(STATIC / "app.js", "codePointToUtf16") == js_function(extension, "codePointToUtf16")
     assert "table.push(utf16)" in js_function(extension, "codePointToUtf16")
+
+
+def test_the_page_and_the_extension_name_an_unsupported_verdict_alike():
+    # The extension ships alone, so the reason_code names are a second copy; this keeps the two the same.
+    def block(path: Path) -> str:
+        text = path.read_text(encoding="utf-8")
+        start = text.index("const UNSUPPORTED_BECAUSE")
+        return " ".join(text[start : text.index("const labelInfo", start)].split())
+
+    content = Path(__file__).parent.parent / "extension" / "content" / "content.js"
+    assert block(STATIC / "app.js") == block(content)
+    assert "Not covered by the evidence corpus" in block(content)
