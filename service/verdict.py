@@ -208,17 +208,25 @@ class StanceVerdict:
         best_opposing = _strongest([s for s in read if s.stance == "contradicts"], 1)
 
         if label == "supported":
-            if best_sup is None or p["supported"] < self.min_confidence:
+            if best_sup is not None and best_con is not None and _strength(best_con, 1) >= _strength(best_sup, 0):
+                label = "contradicted"  # stronger contradicting evidence wins, however sure the combiner was
+            elif best_sup is None or p["supported"] < self.min_confidence:
+                if best_sup is not None and best_opposing is not None:
+                    return self._unsupported(
+                        scored,
+                        p,
+                        f"the evidence conflicts: {best_sup.evidence.id} supports the claim and "
+                        f"{best_opposing.evidence.id} contradicts it",
+                        "conflicting",
+                    )
                 return self._unsupported(scored, p, "no evidence clearly supports the claim")
-            if best_sup.evidence.grade not in TRUSTED_GRADES:
+            elif best_sup.evidence.grade not in TRUSTED_GRADES:
                 return self._unsupported(
                     scored,
                     p,
                     f"the only supporting evidence ({best_sup.evidence.id}) is {best_sup.evidence.grade.replace('_', ' ')}",
                     "weak_evidence_only",
                 )
-            if best_con is not None and _strength(best_con, 1) >= _strength(best_sup, 0):
-                label = "contradicted"
             elif best_opposing is not None and _strength(best_sup, 0) < self.support_margin * _strength(
                 best_opposing, 1
             ):
