@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from training.stance_data import DOMAIN_SOURCES, load_split, nli_pairs, read_splits
-from training.stance_written import EvidenceResolver, corpus_statements, read_written, to_pairs
+from training.stance_written import EvidenceResolver, corpus_statements, read_written, split_of_group, to_pairs
 from veracity.models.relevance import DEFAULT_DIR, FEATURES, features
 
 log = logging.getLogger("train_relevance")
@@ -40,11 +40,6 @@ HEALTH = re.compile(
     r"mental|depress|anxiety|sleep|exercise|food|eat)\w*",
     re.I,
 )
-
-
-def _hash_split(key: str) -> str:
-    x = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 2**32
-    return "validation" if x < 0.15 else "dev" if x < 0.23 else "train"
 
 
 def build(datasets: Path, splits: Path, pairs_file: Path, seed: int = 13) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -83,7 +78,7 @@ def build(datasets: Path, splits: Path, pairs_file: Path, seed: int = 13) -> dic
     sims = gen_vecs @ item_vecs.T
     for i, sentence in enumerate(general):
         for j in np.argsort(-sims[i])[:3]:
-            rows.append((sentence, items[j]["statement"], 0, _hash_split(sentence)))
+            rows.append((sentence, items[j]["statement"], 0, split_of_group(sentence, split)))
     log.info("pairs: %d on topic, %d off topic", on_topic, len(rows) - on_topic)
     claims = sorted({r[0] for r in rows})
     texts = sorted({r[1] for r in rows})
