@@ -111,6 +111,12 @@ class EvidenceStore:
         if not items:
             return 0
         ids = [item["id"] for item in items]
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+        if repeated:
+            shown = ", ".join(repeated[:5])
+            raise DuplicateIdError(
+                f"{len(repeated)} id(s) appear more than once in this import ({shown}); give each item its own id"
+            )
         if not replace:
             existing = self.existing_ids(ids)
             if existing:
@@ -238,8 +244,12 @@ class EvidenceStore:
         return result
 
     def iter_items(self) -> Iterator[dict[str, Any]]:
+        """Rows are read under the lock in one go (the connection is shared between request threads, and a
+        cursor left open across a concurrent write could see a half-applied import)."""
         columns = ", ".join(FIELDS)
-        for values in self.db.execute(f"SELECT {columns} FROM evidence ORDER BY id"):
+        with self.lock:
+            rows = self.db.execute(f"SELECT {columns} FROM evidence ORDER BY id").fetchall()
+        for values in rows:
             row = dict(zip(FIELDS, values))
             row["tags"] = json.loads(row["tags"] or "[]")
             yield {k: v for k, v in row.items() if v not in (None, [])}
@@ -313,6 +323,7 @@ class EvidenceStore:
             "by_study_type": dict(Counter(r[2] for r in rows).most_common()),
         }
 
+    @_locked
     def _content_hash(self) -> str:
         digest = hashlib.sha256()
         for row in self.db.execute(

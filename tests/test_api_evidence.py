@@ -53,6 +53,15 @@ def test_added_evidence_is_searchable_at_once(writable_client):
     assert_error_shape(again, 409, "duplicate_id")
 
 
+def test_the_same_new_id_twice_in_one_request_is_a_conflict_not_a_crash(writable_client):
+    twice = [dict(NEW_ITEM, id="api-twice"), dict(NEW_ITEM, id="api-twice", statement="Another finding.")]
+    response = writable_client.post("/v1/evidence", json=twice, headers={"X-API-Key": "s3cret"})
+    assert_error_shape(response, 409, "duplicate_id")
+    assert "api-twice" in response.get_json()["error"]["message"]
+    found = writable_client.get("/v1/evidence?q=lofexidine&limit=30").get_json()["evidence"]
+    assert "api-twice" not in {e["id"] for e in found}
+
+
 def test_invalid_items_are_rejected_whole(writable_client):
     bad = dict(NEW_ITEM, id="api-bad", grade="great")
     response = writable_client.post(

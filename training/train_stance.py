@@ -239,7 +239,8 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -
     return [batches[i] for i in order]
 
 
-def collate(enc: Encoded, idx: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
+def collate(enc: Encoded, idx: np.ndarray, pad_id: int, token_types: bool = True) -> dict[str, torch.Tensor]:
+    """One padded batch. ``token_types=False`` for bases without segment embeddings (MPNet, the teacher)."""
     width = int(enc.lengths[idx].max())
     ids = np.full((len(idx), width), pad_id, dtype=np.int64)
     tt = np.zeros((len(idx), width), dtype=np.int64)
@@ -255,6 +256,8 @@ def collate(enc: Encoded, idx: np.ndarray, pad_id: int) -> dict[str, torch.Tenso
         "attention_mask": torch.from_numpy(mask),
         "labels": torch.from_numpy(enc.labels[idx].astype(np.int64)),
     }
+    if not token_types:
+        del batch["token_type_ids"]
     if enc.targets is not None:
         batch["soft"] = torch.from_numpy(enc.targets[idx].astype(np.float32))
     if enc.weights is not None:
@@ -422,6 +425,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes > 0 else float("inf")
     reserve_s = 20 + 0.002 * (len(dev_pairs) + len(val_pairs))  # final eval + export
     pad_id = tokenizer.pad_token_id
+    token_types = "token_type_ids" in tokenizer.model_input_names
     last_ckpt = time.monotonic()
     run_t0 = time.monotonic()
     run_steps0 = state["global_step"]
@@ -481,7 +485,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             lr = _lr_at(step, state["total_steps"], warmup, cfg.lr)
             for g in opt.param_groups:
                 g["lr"] = lr
-            batch = {k: v.to(cfg.device, non_blocking=True) for k, v in collate(enc, batches[b], pad_id).items()}
+            batch = {
+                k: v.to(cfg.device, non_blocking=True) for k, v in collate(enc, batches[b], pad_id, token_types).items()
+            }
             with _autocast(cfg.device):
                 loss = batch_loss(model, batch, cfg.distill_alpha)
             loss.backward()
