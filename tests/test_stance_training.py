@@ -117,6 +117,31 @@ def test_the_distillation_loss_mixes_soft_and_gold_cross_entropy():
     assert mixed == pytest.approx(0.7 * only_soft + 0.3 * only_gold, rel=1e-5)
 
 
+def test_pairs_without_a_teacher_score_are_trained_on_their_gold_label_alone():
+    model = StanceModel.load(DEFAULT_DIR, precision="fp32")
+    pairs = [StancePair(c, e, lab, "test", "g") for c, e, lab in PAIRS["train"]]
+    soft = np.full((len(pairs), 3), np.nan, dtype=np.float32)
+    batch = collate(
+        encode_pairs(model.tokenizer, pairs, 128, soft), np.arange(len(pairs)), model.tokenizer.pad_token_id
+    )
+    plain = {k: v for k, v in batch.items() if k != "soft"}
+    with torch.no_grad():
+        unscored = float(batch_loss(model.model, batch, alpha=0.7))
+        gold = float(batch_loss(model.model, plain, alpha=0.7))
+    assert np.isfinite(unscored)
+    assert unscored == pytest.approx(gold, rel=1e-5)
+
+
+def test_the_teacher_scores_only_the_training_sources_it_is_asked_for(pairs_file: Path):
+    by_split = read_splits(pairs_file)
+    by_split["train"] = [*by_split["train"], StancePair("A quote.", "A quote.", 0, "other", "q", "self_quote")]
+    probs = member_probs(DEFAULT_DIR, by_split, "cpu", train_sources=("te*",), quantize=True)
+    scored = np.isfinite(probs["train"]).all(axis=1)
+    assert scored.tolist() == [True] * len(PAIRS["train"]) + [False]  # other source, and a quotation
+    assert np.isfinite(probs["validation"]).all()
+    np.testing.assert_allclose(probs["train"][scored].sum(axis=1), 1.0, rtol=1e-5)
+
+
 def test_negation_weights_leave_no_label_shortcut_in_negation_words():
     # As in the training mix: evidence with "no"/"not" mostly contradicts, evidence without mostly supports.
     rows = [("Drug A lowers blood pressure.", "Drug A did not lower blood pressure.", 1)] * 6
