@@ -94,41 +94,58 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=STANCE[,VERDICT]",
+        help="also run the pipeline with another stance model folder (and verdict combiner folder); repeatable",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from veracity.service.pipeline import build_pipeline
     from veracity.service.settings import Settings
 
     settings = Settings()
-    shipped = build_pipeline(settings)
-    baseline = build_pipeline(replace(settings, relevance_model=ROOT / ".no-relevance-model"))
-    report: dict[str, Any] = {"quick": args.quick, "model": shipped.describe(), "sets": {}}
-    for name, rows in sets(args.quick).items():
-        claims = [c for c, _ in rows]
-        report["sets"][name] = {
-            "shipped": score(name, rows, verdicts(shipped, claims)),
-            "without relevance (baseline)": score(name, rows, verdicts(baseline, claims)),
-        }
-        log.info(
-            "%s: %s",
-            name,
-            json.dumps({k: v.get("as_expected", v.get("true_supported")) for k, v in report["sets"][name].items()}),
+    configs = {
+        "shipped": settings,
+        "without relevance (baseline)": replace(settings, relevance_model=ROOT / ".no-relevance-model"),
+    }
+    for spec in args.compare:
+        name, _, folders = spec.partition("=")
+        stance, _, verdict = folders.partition(",")
+        configs[name] = replace(
+            settings, stance_model=Path(stance), verdict_model=Path(verdict or settings.verdict_model)
         )
+    report: dict[str, Any] = {"quick": args.quick, "models": {}, "sets": {}}
+    results: dict[str, dict[str, Any]] = {}
+    for config_name, config in configs.items():
+        pipeline = build_pipeline(config)
+        report["models"][config_name] = pipeline.describe()
+        for name, rows in sets(args.quick).items():
+            claims = [c for c, _ in rows]
+            results.setdefault(name, {})[config_name] = score(name, rows, verdicts(pipeline, claims))
+            found = results[name][config_name]
+            log.info("%s / %s: %s", config_name, name, found.get("as_expected", found.get("true_supported")))
+        del pipeline
+    report["sets"] = results
     out = args.out or results_dir(args.quick)
     out.mkdir(parents=True, exist_ok=True)
     (out / "verdicts.json").write_text(json.dumps(report, indent=1) + "\n")
+    names = list(configs)
     lines = [
         "# Verdict sanity checks",
         "",
         "Each claim checked alone through `Pipeline.check_many` on the bundled corpus.",
         "",
-        "| set | n | expected | shipped | without relevance (baseline) |",
-        "|---|---:|---|---|---|",
+        "| set | n | expected | " + " | ".join(names) + " |",
+        "|---|---:|---|" + "---|" * len(names),
     ]
-    for name, r in report["sets"].items():
-        s, b = r["shipped"], r["without relevance (baseline)"]
-        expected = "true supported, myths not" if name == "health_claims" else s["expected"]
-        lines.append(f"| {name} | {s['n']} | {expected} | {_cell(name, s)} | {_cell(name, b)} |")
+    for name, r in results.items():
+        first = r[names[0]]
+        expected = "true supported, myths not" if name == "health_claims" else first["expected"]
+        cells = " | ".join(_cell(name, r[n]) for n in names)
+        lines.append(f"| {name} | {first['n']} | {expected} | {cells} |")
     (out / "verdicts.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return report

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from veracity.corpus.schema import GRADES, validate_item
+from veracity.corpus.sources import source_problems
 
 NEAR_DUPLICATE_COSINE = 0.95
 
@@ -40,7 +41,7 @@ def audit_items(
     seen_statements: dict[str, str] = {}
     for item in items:
         item_id = str(item.get("id"))
-        for problem in validate_item(item):
+        for problem in validate_item(item) + source_problems(item):
             report.failures.append(f"{item_id}: {problem}")
         if item.get("grade") == "ungraded":
             report.warnings.append(f"{item_id}: ungraded (no GRADE assessment; it weighs less in verdicts)")

@@ -51,7 +51,12 @@ def m002_passages(db: sqlite_utils.Database) -> None:
     db.table("passages").create_index(["evidence_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence, m002_passages]
+def m003_source_note(db: sqlite_utils.Database) -> None:
+    """Why an item lacks a PMID/DOI or links where it does (GRADING.md): kept with the item, shown to readers."""
+    db.table("evidence").add_column("source_note", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence, m002_passages, m003_source_note]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

@@ -30,7 +30,7 @@ STUDY_TYPES = (
     "unknown",
 )
 REQUIRED = ("id", "statement", "source_title", "publisher", "year", "study_type", "grade", "topic")
-OPTIONAL = ("source_url", "pmid", "doi", "grade_reason", "tags")
+OPTIONAL = ("source_url", "pmid", "doi", "grade_reason", "tags", "source_note")
 FIELDS = REQUIRED + OPTIONAL
 PMID = re.compile(r"^\d{1,9}$")
 DOI = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -60,6 +60,7 @@ def validate_item(item: Any) -> list[str]:
         "topic",
         "grade_reason",
         "source_url",
+        "source_note",
     ):
         value = item.get(field)
         if value is not None and not isinstance(value, str):

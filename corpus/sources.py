@@ -119,7 +119,7 @@ CEILING = {
     "case_report": "very_low",
     "animal_or_in_vitro": "very_low",
 }
-RAISED = re.compile(r"\braised\b|^descriptive record\b", re.IGNORECASE)
+RAISED = re.compile(r"\b(?:raised|upgraded)\b|^descriptive record\b", re.IGNORECASE)
 RAISABLE = frozenset({"cohort", "case_control", "cross_sectional", "survey", "case_series"})
 # Study types reported in journals: these need a PMID or DOI, or a ``source_note`` that says why there is none.
 JOURNAL_TYPES = frozenset(
