@@ -52,8 +52,10 @@ def m002_passages(db: sqlite_utils.Database) -> None:
 
 
 def m003_source_note(db: sqlite_utils.Database) -> None:
-    """Why an item lacks a PMID/DOI or links where it does (GRADING.md): kept with the item, shown to readers."""
+    """Why an item lacks a PMID/DOI or links where it does (GRADING.md), and the date its source was read: kept
+    with the item and shown to readers, who can then judge a finding that may have been revised since."""
     db.table("evidence").add_column("source_note", str)
+    db.table("evidence").add_column("accessed", str)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence, m002_passages, m003_source_note]

@@ -30,10 +30,11 @@ STUDY_TYPES = (
     "unknown",
 )
 REQUIRED = ("id", "statement", "source_title", "publisher", "year", "study_type", "grade", "topic")
-OPTIONAL = ("source_url", "pmid", "doi", "grade_reason", "tags", "source_note")
+OPTIONAL = ("source_url", "pmid", "doi", "grade_reason", "tags", "source_note", "accessed")
 FIELDS = REQUIRED + OPTIONAL
 PMID = re.compile(r"^\d{1,9}$")
 DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 MAX_STATEMENT_CHARS = 20_000  # one finding is a sentence; imported abstracts can be long
 
@@ -61,6 +62,7 @@ def validate_item(item: Any) -> list[str]:
         "grade_reason",
         "source_url",
         "source_note",
+        "accessed",
     ):
         value = item.get(field)
         if value is not None and not isinstance(value, str):
@@ -88,6 +90,9 @@ def validate_item(item: Any) -> list[str]:
         problems.append(f"pmid: {item['pmid']!r} must be digits only, e.g. 29211798")
     if item.get("doi") and not DOI.match(str(item["doi"])):
         problems.append(f"doi: {item['doi']!r} must start with '10.', e.g. 10.1002/14651858.CD002025")
+    accessed = item.get("accessed")
+    if isinstance(accessed, str) and accessed and not ISO_DATE.match(accessed):
+        problems.append(f"accessed: {accessed!r} must be a date such as 2026-12-03")
     if not (item.get("source_url") or item.get("pmid") or item.get("doi")):
         problems.append("source_url: every item needs a source URL, PMID or DOI")
     url = item.get("source_url")

@@ -66,6 +66,8 @@ PUBLISHERS = frozenset(
         "www.nationalacademies.org",
         "nap.nationalacademies.org",
         "books.nap.edu",
+        "neuroscience.oxfordre.com",  # Oxford Research Encyclopedias (Oxford University Press)
+        "oxfordre.com",
         "www.statpearls.com",
         "statpearls.com",
         "www.msdmanuals.com",
