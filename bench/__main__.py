@@ -30,6 +30,7 @@ AREAS: list[tuple[str, str, str, int, int]] = [
     ("stance", "bench.stance", "stance.md", 1500, 400),
     ("verdicts", "bench.verdicts", "verdicts.md", 900, 300),
     ("checkworthy", "bench.checkworthy", "checkworthy.md", 900, 300),
+    ("verifiable", "bench.verifiable", "verifiable.md", 600, 300),
     ("batch", "bench.batch", "batch.md", 900, 300),
     ("speed", "bench.speed", "speed.md", 1500, 300),
 ]

@@ -234,9 +234,11 @@ def check_result_json(result: CheckResult) -> dict[str, Any]:
                 "start": s.segment.start,
                 "end": s.segment.end,
                 "kind": s.segment.kind,
+                "claim": s.claim,
                 "checkworthy": s.checkworthiness.checkworthy,
                 "checkworthiness": round(s.checkworthiness.score, 4),
                 "checkworthy_reason": s.checkworthiness.reason,
+                "priority": None if s.checkworthiness.priority is None else round(s.checkworthiness.priority, 4),
                 "verdict": verdict_json(s.verdict) if s.verdict else None,
             }
             for s in result.sentences

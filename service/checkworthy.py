@@ -1,8 +1,14 @@
-"""Decide which segments are checkable claims (the rule-based first version).
+"""Decide which segments are checkable claims, and how much checking each one matters.
 
-A heading, a question, an instruction or a greeting must never be reported as an "unsupported" claim,
-so these rules lean towards skipping forms that are plainly not assertions and keep everything else.
-Each rule names itself in ``reason`` so a reader can see why a sentence was skipped.
+Two questions, two answers (issue 17). ``checkworthy``: is this a verifiable factual assertion about the world?
+It decides whether a sentence gets a verdict, and leans towards yes: a sentence checked and found "unsupported"
+costs a reader less than a claim never looked at. ``priority`` (0-1): how much it matters to check it (health
+advice, numbers, causal and safety claims score high); it only orders claims for the reader.
+
+A heading, a question, an instruction or a greeting must never be reported as an "unsupported" claim, so rules
+skip forms that are plainly not assertions whatever a model says; each names itself in ``reason``. A list item
+that continues a lead-in ("Symptoms include:" / "Nausea and vomiting") is not an outline entry: it is read as
+the claim it completes.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 @dataclass(frozen=True, slots=True)
 class Checkworthiness:
     checkworthy: bool
-    score: float
+    score: float  # how sure the verifiable model (or rule) is that this is a checkable assertion
     reason: str
+    priority: float | None = None  # 0-1, how much checking it matters; None when not checkworthy
 
 
 def rule_checkworthiness(segment: Segment) -> Checkworthiness:
@@ -61,27 +68,61 @@ def rule_checkworthiness(segment: Segment) -> Checkworthiness:
 HARD_SKIPS = frozenset({"heading", "question", "introduces a list", "greeting", "instruction", "outline entry"})
 
 
-class CheckworthinessStage:
-    """The trained classifier (when it ships) on the shared segment embeddings, with the rules as hard skips."""
+# A list item completing a lead-in is a claim, not an outline line: these rules do not skip it.
+LIST_RULES = frozenset({"outline entry", "short list item", "fragment"})
 
-    def __init__(self, model=None) -> None:
+
+class CheckworthinessStage:
+    """The verifiable classifier on the shared embeddings, rules as hard skips, and the priority model.
+
+    ``model`` answers "verifiable?" (``models/verifiable``); ``priority_model`` is the check-worthiness model
+    trained on CT24/ClaimBuster (``models/checkworthy``), whose score orders the claims. Either may be missing:
+    without ``model`` the rules decide, without ``priority_model`` there is no priority.
+    """
+
+    def __init__(self, model=None, priority_model=None) -> None:
         self.model = model
+        self.priority_model = priority_model
 
     @property
     def name(self) -> str:
-        return f"checkworthy-{self.model.revision}" if self.model is not None else "rules"
+        name = f"verifiable-{self.model.revision}" if self.model is not None else "rules"
+        if self.priority_model is not None:
+            name += f"+priority-{self.priority_model.revision}"
+        return name
 
-    def assess(self, segments: list[Segment], embeddings: np.ndarray) -> list[Checkworthiness]:
-        rules = [rule_checkworthiness(s) for s in segments]
-        if self.model is None or not segments:
+    def assess(
+        self, segments: list[Segment], embeddings: np.ndarray, claims: list[str | None] | None = None
+    ) -> list[Checkworthiness]:
+        """``embeddings`` are of the text each segment is checked as (its resolved claim where it has one)."""
+        claims = claims or [None] * len(segments)
+        texts = [c or s.text for s, c in zip(segments, claims)]
+        kinds = ["sentence" if c is not None and s.kind == "list_item" else s.kind for s, c in zip(segments, claims)]
+        rules = []
+        for segment, claim in zip(segments, claims):
+            rule = rule_checkworthiness(segment)
+            if claim is not None and segment.kind == "list_item" and rule.reason in LIST_RULES:
+                rule = Checkworthiness(True, 0.9, "assertion: completes its lead-in")
+            rules.append(rule)
+        if not segments:
             return rules
-        scores = self.model.score([s.text for s in segments], [s.kind for s in segments], embeddings)
+        priority = (
+            self.priority_model.score(texts, kinds, embeddings).tolist()
+            if self.priority_model is not None
+            else [None] * len(segments)
+        )
+        if self.model is None:
+            return [
+                Checkworthiness(r.checkworthy, r.score, r.reason, p if r.checkworthy else None)
+                for r, p in zip(rules, priority)
+            ]
+        scores = self.model.score(texts, kinds, embeddings)
         results = []
-        for rule, score in zip(rules, scores.tolist()):
+        for rule, score, p in zip(rules, scores.tolist(), priority):
             if rule.reason in HARD_SKIPS:
                 results.append(Checkworthiness(False, min(score, rule.score), rule.reason))
             elif score >= self.model.threshold:
-                results.append(Checkworthiness(True, score, "model: factual assertion"))
+                results.append(Checkworthiness(True, score, "model: verifiable assertion", p))
             else:
-                results.append(Checkworthiness(False, score, "model: not a checkable claim"))
+                results.append(Checkworthiness(False, score, "model: not a verifiable assertion"))
         return results

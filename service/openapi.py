@@ -98,8 +98,18 @@ SCHEMAS: dict[str, Any] = {
             "start": {"type": "integer"},
             "end": {"type": "integer"},
             "kind": {"type": "string"},
-            "checkworthy": {"type": "boolean"},
+            "claim": {
+                "type": ["string", "null"],
+                "description": "What was checked when the sentence needed its context (a pronoun, a list lead-in); "
+                "null when the sentence was checked as written.",
+            },
+            "checkworthy": {"type": "boolean", "description": "A verifiable factual assertion: it gets a verdict."},
             "checkworthiness": {"type": "number"},
+            "priority": {
+                "type": ["number", "null"],
+                "description": "0-1, how much checking this claim matters (health advice, numbers, causal and "
+                "safety claims score high); orders claims for the reader. Null when not checkworthy.",
+            },
             "checkworthy_reason": {"type": "string"},
             "verdict": {"oneOf": [{"$ref": "#/components/schemas/Verdict"}, {"type": "null"}]},
         },

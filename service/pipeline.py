@@ -18,6 +18,7 @@ import numpy as np
 from veracity.corpus.store import EvidenceStore
 from veracity.models.embedder import Embedder, load_embedder
 from veracity.service.checkworthy import Checkworthiness, CheckworthinessStage
+from veracity.service.context import resolve_claims
 from veracity.service.retrieve import Evidence, Retriever, RetrieverConfig
 from veracity.service.segment import Segment, segment
 from veracity.service.verdict import LABELS, SimilarityBaseline, StanceVerdict, Verdict
@@ -50,6 +51,7 @@ class SentenceResult:
     segment: Segment
     checkworthiness: Checkworthiness
     verdict: Verdict | None
+    claim: str | None = None  # what was checked, when the sentence needed its context (service/context.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +114,23 @@ class Pipeline:
             if max_sentences is not None and len(segments) > max_sentences:
                 raise TooManySentences(len(segments), max_sentences)
 
-        # Every segment is embedded once: the check-worthiness model reads the vectors and retrieval reuses them.
+        # A sentence that leans on its neighbours is checked as the claim it makes in context.
+        t0 = time.perf_counter()
+        flat_claims = [c for segments in per_doc for c in resolve_claims(segments)]
+        timings["context"] = _ms(t0)
+
+        # Every segment is embedded once, as the text it is checked as: the check-worthiness model reads the
+        # vectors and retrieval reuses them.
         t0 = time.perf_counter()
         flat = [s for segments in per_doc for s in segments]
-        flat_vectors = self.embedder.encode([s.text for s in flat]) if flat else np.zeros((0, 384), np.float32)
+        checked_as = [c or s.text for s, c in zip(flat, flat_claims)]
+        flat_vectors = self.embedder.encode(checked_as) if flat else np.zeros((0, 384), np.float32)
         timings["embed"] = _ms(t0)
 
         t0 = time.perf_counter()
-        flat_worth = self.checkworthiness.assess(flat, flat_vectors)
+        flat_worth = self.checkworthiness.assess(flat, flat_vectors, flat_claims)
         if check_all:
-            flat_worth = [Checkworthiness(True, w.score, "check_all") for w in flat_worth]
+            flat_worth = [Checkworthiness(True, w.score, "check_all", w.priority) for w in flat_worth]
         worthiness, position = [], 0
         for segments in per_doc:
             worthiness.append(flat_worth[position : position + len(segments)])
@@ -129,7 +138,7 @@ class Pipeline:
         keep = [i for i, w in enumerate(flat_worth) if w.checkworthy]
         doc_of = [d for d, segments in enumerate(per_doc) for _ in segments]
         claims = [(doc_of[i], flat[i]) for i in keep]
-        claim_texts = [s.text for _, s in claims]
+        claim_texts = [checked_as[i] for i in keep]
         vectors = flat_vectors[keep]
         timings["checkworthy"] = _ms(t0)
 
@@ -144,9 +153,13 @@ class Pipeline:
         timings["verdict"] = _ms(t0)  # relevance + stance + combine, each also reported alone
         timings.update(stages)
 
-        results = []
+        results, position = [], 0
         for d, (segments, ws) in enumerate(zip(per_doc, worthiness)):
-            sentences = [SentenceResult(s, w, verdicts.get((d, s.index))) for s, w in zip(segments, ws)]
+            doc_claims = flat_claims[position : position + len(segments)]
+            position += len(segments)
+            sentences = [
+                SentenceResult(s, w, verdicts.get((d, s.index)), c) for s, w, c in zip(segments, ws, doc_claims)
+            ]
             results.append(CheckResult(sentences, timings))
         log.info("checked %d documents, %d claims %s", len(texts), len(claims), timings)
         return results
@@ -217,13 +230,22 @@ def build_pipeline(settings: Settings) -> Pipeline:
 
 
 def load_checkworthiness(settings: Settings) -> CheckworthinessStage:
-    model_dir = Path(settings.checkworthy_model)
-    if (model_dir / "model.safetensors").exists():
-        from veracity.models.checkworthy import CheckworthyModel
+    """The verifiable model decides what is checked; the check-worthiness model only sets ``priority``."""
+    from veracity.models.checkworthy import CheckworthyModel
 
-        return CheckworthinessStage(CheckworthyModel.load(model_dir))
-    log.warning("no check-worthiness model in %s: using the rules alone", model_dir)
-    return CheckworthinessStage()
+    models = []
+    for model_dir, role in ((settings.verifiable_model, "verifiable"), (settings.priority_model, "priority")):
+        if (Path(model_dir) / "model.safetensors").exists():
+            models.append(CheckworthyModel.load(Path(model_dir)))
+        else:
+            log.warning(
+                "no %s model in %s: %s",
+                role,
+                model_dir,
+                "using the rules alone" if role == "verifiable" else "no priority",
+            )
+            models.append(None)
+    return CheckworthinessStage(*models)
 
 
 def load_verdict_maker(settings: Settings) -> VerdictMaker:

@@ -70,8 +70,13 @@ class Settings:
         default=MODELS / "relevance",
         metadata={"help": "Folder of the aboutness model that tells 'not covered' apart (empty: every item is read)."},
     )
-    checkworthy_model: Path = field(
-        default=MODELS / "checkworthy", metadata={"help": "Folder of the check-worthiness classifier."}
+    verifiable_model: Path = field(
+        default=MODELS / "verifiable",
+        metadata={"help": "Folder of the classifier that decides which sentences are verifiable claims (checked)."},
+    )
+    priority_model: Path = field(
+        default=MODELS / "checkworthy",
+        metadata={"help": "Folder of the check-worthiness classifier that sets each claim's priority (0-1)."},
     )
     threads: int = field(default=2, metadata={"help": "Torch threads for model inference."})
     precision: str = field(

@@ -60,6 +60,23 @@ def test_headings_and_instructions_get_no_verdict(client):
     assert all(s["verdict"] is None for s in sentences)
 
 
+def test_a_symptom_list_is_checked_as_the_claims_it_completes_with_a_priority(client):
+    text = (
+        "## Opioid withdrawal\nPhysical symptoms of opioid withdrawal include:\n- Nausea and vomiting\n- Muscle aches\n"
+        "Withdrawal usually starts within 12 hours of the last dose. It can last for a week or longer."
+    )
+    sentences = {s["text"]: s for s in client.post("/v1/check", json={"text": text}).get_json()["sentences"]}
+    nausea = sentences["Nausea and vomiting"]
+    assert nausea["claim"] == "Physical symptoms of opioid withdrawal include nausea and vomiting."
+    assert nausea["checkworthy"] and nausea["verdict"] is not None
+    assert 0.0 <= nausea["priority"] <= 1.0
+    lasts = sentences["It can last for a week or longer."]
+    assert lasts["claim"] == "Withdrawal can last for a week or longer." and lasts["checkworthy"]
+    heading = sentences["Opioid withdrawal"]
+    assert heading["checkworthy"] is False and heading["priority"] is None and heading["claim"] is None
+    assert sentences["Withdrawal usually starts within 12 hours of the last dose."]["claim"] is None
+
+
 def test_check_all_gives_every_sentence_a_verdict(client):
     text = "# Kratom\nIs kratom safe?"
     sentences = client.post("/v1/check", json={"text": text, "check_all": True}).get_json()["sentences"]
@@ -130,7 +147,7 @@ def test_cors_headers_on_v1(client):
 
 def test_every_stage_reports_its_own_time(client):
     timings = client.post("/v1/check", json={"text": "Opioids raise prolactin levels."}).get_json()["timings_ms"]
-    stages = ("segment", "embed", "checkworthy", "retrieve", "relevance", "stance", "combine")
+    stages = ("segment", "context", "embed", "checkworthy", "retrieve", "relevance", "stance", "combine")
     assert all(timings[s] >= 0 for s in stages)
     assert timings["relevance"] + timings["stance"] + timings["combine"] <= timings["verdict"] + 1
 
