@@ -49,10 +49,13 @@ function slimSentence(sentence, toUtf16, chunkStart) {
     text: sentence.text,
     start: chunkStart + toUtf16(sentence.start),
     end: chunkStart + toUtf16(sentence.end),
+    claim: sentence.claim || null,
+    priority: sentence.priority ?? null,
     verdict: {
       label: v.label,
       confidence: v.confidence,
       reason: v.reason,
+      reason_code: v.reason_code,
       method: v.method,
       evidence: (v.evidence || []).map((e) => ({
         statement: e.statement,

@@ -489,6 +489,7 @@
         el("span", { class: "confidence" }, `${Math.round(verdict.confidence * 100)}% confidence`),
       ),
     );
+    if (sentence.claim) pop.append(el("p", { class: "reason" }, `Checked as: “${sentence.claim}”`));
     if (verdict.reason) pop.append(el("p", { class: "reason" }, verdict.reason));
     const evidence = verdict.evidence || [];
     if (evidence.length) {

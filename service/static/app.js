@@ -186,6 +186,7 @@ function fillPopover(s) {
       el("span", { class: "confidence" }, `${Math.round(v.confidence * 100)}% confidence`),
     ),
   ];
+  if (s.claim) parts.push(el("p", { class: "claim" }, `Checked as: “${s.claim}”`));
   if (v.reason) parts.push(el("p", { class: "reason" }, v.reason));
   if (v.evidence?.length) {
     parts.push(el("ol", { "aria-label": "Evidence" }, ...v.evidence.map(evidenceItem)));
