@@ -22,6 +22,7 @@ from veracity.service.context import resolve_claims
 from veracity.service.retrieve import Evidence, Retriever, RetrieverConfig
 from veracity.service.segment import Segment, segment
 from veracity.service.verdict import LABELS, SimilarityBaseline, StanceVerdict, Verdict
+from veracity.service.verdict_cache import LRUCache
 
 if TYPE_CHECKING:
     from veracity.service.settings import Settings
@@ -78,11 +79,13 @@ class Pipeline:
         retriever: Retriever,
         verdict: VerdictMaker,
         checkworthiness: CheckworthinessStage | None = None,
+        cache_size: int = 4096,
     ) -> None:
         self.embedder = embedder
         self.retriever = retriever
         self.verdict = verdict
         self.checkworthiness = checkworthiness or CheckworthinessStage()
+        self.cache: LRUCache[Verdict] = LRUCache(cache_size)
 
     def describe(self) -> dict[str, object]:
         """Which models produced a result, for every response and /v1/health."""
@@ -142,14 +145,31 @@ class Pipeline:
         vectors = flat_vectors[keep]
         timings["checkworthy"] = _ms(t0)
 
+        # Each distinct claim is decided once per request (repeats share the verdict; offsets stay per
+        # sentence), and not at all when the cache already holds it for this corpus and these models.
+        models = (self.retriever.store.version, self.checkworthiness.name, repr(sorted(self.describe().items())))
+        decided: dict[str, Verdict] = {}
+        first: dict[str, int] = {}
+        for i, text in enumerate(claim_texts):
+            first.setdefault(text, i)
+            hit = self.cache.get((text, models))
+            if hit is not None:
+                decided[text] = hit
+        todo = [t for t in first if t not in decided]
+        timings["claims"] = float(len(claim_texts))
+        timings["distinct_claims"] = float(len(first))
+        timings["cache_hits"] = float(len(first) - len(todo))
+
         t0 = time.perf_counter()
-        evidence = self.retriever.retrieve(claim_texts, vectors)
+        evidence = self.retriever.retrieve(todo, vectors[[first[t] for t in todo]]) if todo else []
         timings["retrieve"] = _ms(t0)
 
         t0 = time.perf_counter()
-        stages: dict[str, float] = {}
-        decided = self.verdict.decide_many(claim_texts, evidence, stages)
-        verdicts = {(d, s.index): v for (d, s), v in zip(claims, decided)}
+        stages: dict[str, float] = {"relevance": 0.0, "stance": 0.0, "combine": 0.0}
+        for text, verdict in zip(todo, self.verdict.decide_many(todo, evidence, stages) if todo else []):
+            decided[text] = verdict
+            self.cache.put((text, models), verdict)
+        verdicts = {(d, s.index): decided[t] for (d, s), t in zip(claims, claim_texts)}
         timings["verdict"] = _ms(t0)  # relevance + stance + combine, each also reported alone
         timings.update(stages)
 
@@ -226,7 +246,13 @@ def build_pipeline(settings: Settings) -> Pipeline:
     embedder = load_embedder(threads=settings.threads, precision=settings.precision)
     store = open_store(settings)
     retriever = Retriever(store, RetrieverConfig(top_k=settings.top_k))
-    return Pipeline(embedder, retriever, load_verdict_maker(settings), load_checkworthiness(settings))
+    return Pipeline(
+        embedder,
+        retriever,
+        load_verdict_maker(settings),
+        load_checkworthiness(settings),
+        cache_size=settings.verdict_cache_size,
+    )
 
 
 def load_checkworthiness(settings: Settings) -> CheckworthinessStage:

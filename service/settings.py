@@ -78,6 +78,10 @@ class Settings:
         default=MODELS / "checkworthy",
         metadata={"help": "Folder of the check-worthiness classifier that sets each claim's priority (0-1)."},
     )
+    verdict_cache_size: int = field(
+        default=4096,
+        metadata={"help": "Verdicts kept in memory, keyed by claim, corpus version and models (0 turns it off)."},
+    )
     threads: int = field(default=2, metadata={"help": "Torch threads for model inference."})
     precision: str = field(
         default="auto",

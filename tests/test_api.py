@@ -77,6 +77,17 @@ def test_a_symptom_list_is_checked_as_the_claims_it_completes_with_a_priority(cl
     assert sentences["Withdrawal usually starts within 12 hours of the last dose."]["claim"] is None
 
 
+def test_repeated_claims_are_decided_once_and_a_second_check_is_served_from_the_cache(client):
+    text = "Naloxone can reverse an opioid overdose. Kratom is legal. Naloxone can reverse an opioid overdose."
+    first = client.post("/v1/check", json={"text": text}).get_json()
+    assert first["timings_ms"]["claims"] == 3 and first["timings_ms"]["distinct_claims"] == 2
+    a, _, c = first["sentences"]
+    assert a["verdict"] == c["verdict"] and a["start"] < c["start"]  # one verdict, offsets per sentence
+    again = client.post("/v1/check", json={"text": text}).get_json()
+    assert again["timings_ms"]["cache_hits"] == 2
+    assert [s["verdict"] for s in again["sentences"]] == [s["verdict"] for s in first["sentences"]]
+
+
 def test_check_all_gives_every_sentence_a_verdict(client):
     text = "# Kratom\nIs kratom safe?"
     sentences = client.post("/v1/check", json={"text": text, "check_all": True}).get_json()["sentences"]
