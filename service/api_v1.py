@@ -345,7 +345,8 @@ def _require_api_key() -> None:
         raise VeracityError(
             "missing_api_key", "Send an API key in the X-API-Key header (or Authorization: Bearer KEY).", 401
         )
-    if not any(hmac.compare_digest(given, key) for key in keys):
+    # compared as bytes: compare_digest refuses non-ASCII str, which answered 500 for a key like "clé"
+    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
         raise VeracityError(
             "invalid_api_key", "That API key is not accepted; check VERACITY_API_KEYS on the server.", 403
         )

@@ -132,8 +132,14 @@ class BlockedAddressError(Exception):
 def address_problem(ip: str, allowed_networks: tuple[str, ...] = ()) -> str | None:
     """Why this address may not be fetched ("a loopback address", ...), or None when it is public."""
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        # An IPv4 address carried inside IPv6 (mapped, 6to4 2002::/16, Teredo 2001::/32) is judged as that
+        # address: [2002:7f00:1::] reaches 127.0.0.1 through a 6to4 relay.
+        embedded = addr.ipv4_mapped or addr.sixtofour or (addr.teredo[1] if addr.teredo else None)
+        if embedded is not None:
+            problem = address_problem(str(embedded), allowed_networks)
+            if problem:
+                return problem
     if any(addr in ipaddress.ip_network(net, strict=False) for net in allowed_networks):
         return None
     if addr.is_loopback:
@@ -221,6 +227,9 @@ def url_problem(url: str, allow_private: bool = False) -> str | None:
         return f"{url!r} is not an http:// or https:// URL; only web pages can be fetched"
     if not parts.hostname:
         return f"{url!r} has no host name; give an absolute URL such as https://example.org/article"
+    if parts.username is not None or parts.password is not None:
+        # stored with the job and returned with its results: a password must never get that far
+        return "the URL carries a user name or password (user:password@host); remove them, only public pages can be fetched"
     try:  # a name the HTTP client cannot encode would fail later, as an internal error
         parts.hostname.encode("idna")
     except UnicodeError:

@@ -43,6 +43,11 @@ def test_adding_evidence_requires_a_key(writable_client):
     )
 
 
+def test_a_non_ascii_key_is_refused_not_a_crash(writable_client):
+    response = writable_client.post("/v1/evidence", json=NEW_ITEM, headers={"Authorization": "Bearer clé-ünïcode"})
+    assert_error_shape(response, 403, "invalid_api_key")
+
+
 def test_added_evidence_is_searchable_at_once(writable_client):
     response = writable_client.post("/v1/evidence", json=NEW_ITEM, headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 201

@@ -151,6 +151,10 @@ def test_local_files_are_extracted_like_pages():
         ("100.64.0.1", "a reserved address"),
         ("8.8.8.8", None),
         ("2606:4700:4700::1111", None),
+        ("2002:7f00:1::", "a loopback address"),  # 6to4 wrapping 127.0.0.1
+        ("2002:a9fe:a9fe::", "a link-local address"),  # 6to4 wrapping 169.254.169.254
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "a private address"),  # Teredo wrapping 192.0.2.45
+        ("2002:808:808::", None),  # 6to4 wrapping 8.8.8.8 is as public as 8.8.8.8
     ],
 )
 def test_address_classification(ip, problem):
@@ -163,6 +167,7 @@ def test_literal_private_urls_are_refused_before_any_request():
     assert url_problem("http://localhost/") is None  # a name: vetted after DNS resolution, on connect
     assert "not an http" in url_problem("file:///etc/passwd")
     assert url_problem("http://127.0.0.1/", allow_private=True) is None
+    assert "password" in url_problem("https://user:secret@example.org/article")
 
 
 def test_guard_refuses_loopback_by_default_even_behind_a_name(web):
