@@ -22,6 +22,11 @@ def _pipeline() -> Pipeline:
     return current_app.extensions["veracity"]
 
 
+def _admitted():
+    """A slot for model work (service/admission.py): 503 with Retry-After when the server is saturated."""
+    return current_app.extensions["veracity.admission"].slot()
+
+
 def add_cors_headers(response: Response, expose: str | None = None) -> Response:
     """One CORS policy for every /v1 blueprint: the browser extension calls them from its own origin."""
     response.headers["Access-Control-Allow-Origin"] = current_app.config["VERACITY"].cors_origins
@@ -106,7 +111,8 @@ def check():
     settings = current_app.config["VERACITY"]
     started = time.perf_counter()
     try:
-        result = _pipeline().check(text, check_all=options["check_all"], max_sentences=settings.max_sentences)
+        with _admitted():
+            result = _pipeline().check(text, check_all=options["check_all"], max_sentences=settings.max_sentences)
     except TooManySentences as exc:
         raise VeracityError("too_many_sentences", str(exc), 413) from None
     return jsonify(
@@ -180,7 +186,8 @@ def verify():
     payload = read_json_body()
     items = _verify_items(payload)
     started = time.perf_counter()
-    verdicts = _pipeline().verify(items)
+    with _admitted():
+        verdicts = _pipeline().verify(items)
     results = []
     for (claim, _), verdict in zip(items, verdicts):
         data = verdict_json(verdict)

@@ -21,6 +21,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from veracity.service.pipeline import build_pipeline
 
     app.extensions["veracity"] = build_pipeline(settings)
+    from veracity.service.admission import Admission
+
+    app.extensions["veracity.admission"] = Admission(settings.max_in_flight, settings.queue_wait_s)
 
     from veracity.service import api_v1, web
 

@@ -15,11 +15,12 @@ log = logging.getLogger(__name__)
 
 
 class VeracityError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.retry_after = retry_after  # seconds, sent as Retry-After (503 when busy)
 
 
 HTTP_MESSAGES = {
@@ -38,7 +39,10 @@ def error_response(code: str, message: str, status: int):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(VeracityError)
     def _veracity(exc: VeracityError):
-        return error_response(exc.code, exc.message, exc.status)
+        response = error_response(exc.code, exc.message, exc.status)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -47,7 +51,10 @@ def register_error_handlers(app: Flask) -> None:
         if status == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"The request body is larger than the {limit:,}-byte limit; split the text into several requests."
-        return error_response(code, message, status)
+        response = error_response(code, message, status)
+        if status == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -78,6 +78,13 @@ class Settings:
         default=MODELS / "checkworthy",
         metadata={"help": "Folder of the check-worthiness classifier that sets each claim's priority (0-1)."},
     )
+    max_in_flight: int = field(
+        default=4,
+        metadata={"help": "Checks and verifications run at once; more wait up to queue_wait_s, then get 503."},
+    )
+    queue_wait_s: float = field(
+        default=2.0, metadata={"help": "Seconds a request may wait for a free slot before a 503 with Retry-After."}
+    )
     verdict_cache_size: int = field(
         default=4096,
         metadata={"help": "Verdicts kept in memory, keyed by claim, corpus version and models (0 turns it off)."},

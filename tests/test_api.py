@@ -175,3 +175,40 @@ def test_every_stage_reports_its_own_time(client):
 def test_deep_nesting_and_lone_surrogates_are_a_400_not_a_500(client, path, body):
     r = client.post(path, data=body, content_type="application/json")
     assert r.status_code == 400 and r.get_json()["error"]["code"] in ("invalid_json", "invalid_text")
+
+
+def test_a_saturated_server_sheds_load_with_503_and_retry_after(app):
+    """One slot, no waiting: while a check holds the slot, the next is refused at once, and served after."""
+    import threading
+
+    from veracity.service.admission import Admission
+
+    admission = app.extensions["veracity.admission"]
+    app.extensions["veracity.admission"] = Admission(1, wait_s=0.0, retry_after_s=3)
+    try:
+        with app.extensions["veracity.admission"].slot():  # a long check in flight on another thread
+            busy = app.test_client().post("/v1/check", json={"text": "Naloxone reverses opioid overdose."})
+            verify = app.test_client().post("/v1/verify", json={"claim": "x is y.", "evidence": ["x is y."]})
+        assert_error_shape(busy, 503, "overloaded")
+        assert busy.headers["Retry-After"] == "3"
+        assert_error_shape(verify, 503, "overloaded")
+        results = []
+        threads = [
+            threading.Thread(target=lambda: results.append(app.test_client().get("/v1/health").status_code))
+            for _ in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [200, 200, 200]  # reads need no slot
+        after = app.test_client().post("/v1/check", json={"text": "Naloxone reverses opioid overdose."})
+        assert after.status_code == 200
+    finally:
+        app.extensions["veracity.admission"] = admission
+
+
+def test_method_not_allowed_names_the_allowed_methods(client):
+    response = client.get("/v1/check")
+    assert_error_shape(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
