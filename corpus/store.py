@@ -24,6 +24,7 @@ import sqlite_utils
 
 from veracity.corpus.migrations import migrate
 from veracity.corpus.schema import FIELDS
+from veracity.corpus.sources import host_of
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 EVIDENCE_COLUMNS = FIELDS + ("added", "embedding_model")
@@ -314,13 +315,14 @@ class EvidenceStore:
 
     @_locked
     def stats(self) -> dict[str, Any]:
-        rows = list(self.db.execute("SELECT topic, grade, study_type FROM evidence"))
+        rows = list(self.db.execute("SELECT topic, grade, study_type, source_url FROM evidence"))
         return {
             "items": len(rows),
             "version": self.version,
             "by_topic": dict(Counter(r[0] for r in rows).most_common()),
             "by_grade": dict(Counter(r[1] for r in rows).most_common()),
             "by_study_type": dict(Counter(r[2] for r in rows).most_common()),
+            "by_host": dict(Counter(host_of(r[3] or "") or "(no URL)" for r in rows).most_common()),
         }
 
     @_locked

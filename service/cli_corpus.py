@@ -10,6 +10,7 @@ import click
 
 from veracity.corpus import builder
 from veracity.corpus.importers import CorpusImportError, read_claimreview, read_items, read_scifact_corpus
+from veracity.corpus.sources import host_of
 from veracity.corpus.store import DuplicateIdError, EvidenceStore
 
 DB_OPTION = click.option(
@@ -106,7 +107,7 @@ def import_(file: Path, db: Path | None, fmt: str, replace: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--markdown", is_flag=True, help="Print the README's markdown tables, computed from corpus/data.")
 def stats(db: Path | None, as_json: bool, markdown: bool) -> None:
-    """Items per topic, grade and study type."""
+    """Items per topic, grade, study type and source host."""
     if markdown:
         click.echo(stats_markdown(), nl=False)
         return
@@ -116,7 +117,12 @@ def stats(db: Path | None, as_json: bool, markdown: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{data['items']} items, version {data['version']}")
-    for title, key in (("grade", "by_grade"), ("study type", "by_study_type"), ("topic", "by_topic")):
+    for title, key in (
+        ("grade", "by_grade"),
+        ("study type", "by_study_type"),
+        ("topic", "by_topic"),
+        ("host", "by_host"),
+    ):
         click.echo(f"\nby {title}:")
         for name, count in data[key].items():
             click.echo(f"  {name:<24} {count:>6}")
@@ -194,6 +200,14 @@ def stats_markdown(data_dir: Path = builder.DATA_DIR) -> str:
     lines += ["", "| topic | items |", "|---|---:|"]
     lines += [f"| {t} | {n} |" for t, n in top]
     lines += [f"| {len(topics) - len(top)} other topics | {rest} |", ""]
+    hosts = Counter(host_of(i.get("source_url") or "") or "(no URL)" for i in items)
+    top_hosts = hosts.most_common(12)
+    lines += ["| host | items |", "|---|---:|"]
+    lines += [f"| {h} | {n} |" for h, n in top_hosts]
+    lines += [
+        f"| {len(hosts) - len(top_hosts)} other hosts | {sum(hosts.values()) - sum(n for _, n in top_hosts)} |",
+        "",
+    ]
     return "\n".join(lines)
 
 
