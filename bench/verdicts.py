@@ -38,16 +38,20 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def sets(quick: bool, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
     """(claim, expected label) per set."""
-    from training.stance_written import corpus_statements
+    from training.stance_written import WRITTEN_AGAINST, corpus_statements
 
     items = corpus_statements()
     graded = [it for it in items.values() if it["grade"] in ("high", "moderate", "low")]
+    # A negation was written against the statement as it then read; it still applies only where the item is
+    # still in the corpus with the same words (the re-sourcing corrected some and dropped others).
+    negated = corpus_statements(WRITTEN_AGAINST)
     out = {
         "corpus_statements": [(it["statement"], "supported") for it in graded],
         "corpus_negations": [
             (r["claim"], "contradicted")
             for r in _jsonl(DATA / "corpus_negations.jsonl")
             if items.get(r["id"], {}).get("grade") in ("high", "moderate", "low")
+            and items[r["id"]]["statement"] == negated.get(r["id"], {}).get("statement")
         ],
         "off_topic": [(r["text"], "unsupported") for r in _jsonl(DATA / "off_topic.jsonl")],
         "health_claims": [(r["claim"], r["label"]) for r in _jsonl(DATA / "health_claims.jsonl")],

@@ -19,7 +19,9 @@ def test_default_corpus_is_graded_and_covers_the_seed_domain():
     items = [i for path in builder.data_files() for i in read_items(path)]
     assert len(items) >= 1100
     assert all(i["grade"] in ("high", "moderate", "low", "very_low") for i in items)
-    assert all(i.get("accessed") or i["id"].split("-")[0] in ("kratom", "prolactin", "opioids", "health") for i in items)
+    assert all(
+        i.get("accessed") or i["id"].split("-")[0] in ("kratom", "prolactin", "opioids", "health") for i in items
+    )
     topics = {i["topic"] for i in items}
     assert {"kratom", "prolactin"} <= topics
     assert any("lofexidine" in i["statement"].lower() for i in items)

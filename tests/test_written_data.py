@@ -17,6 +17,7 @@ import pytest
 from training.stance_data import load_split
 from training.stance_written import (
     ANNOTATIONS_DIR,
+    WRITTEN_AGAINST,
     EvidenceResolver,
     RecordError,
     check_record,
@@ -103,8 +104,9 @@ def test_the_challenge_set_is_minimal_pairs_kept_out_of_training(written, challe
     assert not {r["evidence_ref"] for r in challenge} & {r["evidence_ref"] for r in written}
 
 
-def test_corpus_references_resolve_without_shared(written, challenge):
-    items = corpus_statements()
+def test_corpus_references_resolve_without_shared_to_the_statements_their_writers_read(written, challenge):
+    items = corpus_statements(WRITTEN_AGAINST)
+    assert EvidenceResolver(ROOT / "no-shared").corpus_dir == WRITTEN_AGAINST  # not today's corpus, which moves on
     refs = {r["evidence_ref"] for r in written + challenge if r["evidence_ref"].startswith("corpus:")}
     assert refs and all(ref.split(":", 1)[1] in items for ref in refs)
 

@@ -31,6 +31,10 @@ from training.stance_data import LABELS, Split, StancePair, load_scifact, scifac
 
 ANNOTATIONS_DIR = Path(__file__).resolve().parent.parent / "annotations" / "stance"
 CORPUS_DATA_DIR = Path(__file__).resolve().parent.parent / "corpus" / "data"
+# The corpus items as they were when the claims about them were written (2026-12-03, before the corpus was
+# re-sourced): a claim's label holds for the statement its writer read, so ``corpus:ID`` resolves here, not to
+# today's corpus, where an item may since have been corrected or dropped.
+WRITTEN_AGAINST = ANNOTATIONS_DIR / "corpus_items.jsonl"
 
 KINDS: dict[str, frozenset[str]] = {
     "supports": frozenset({"paraphrase", "generalisation", "consequence", "hedged", "understatement", "negated_match"}),
@@ -137,9 +141,11 @@ def read_challenge(root: Path = ANNOTATIONS_DIR) -> list[dict[str, Any]]:
 
 
 def corpus_statements(data_dir: Path = CORPUS_DATA_DIR) -> dict[str, dict[str, Any]]:
-    """The bundled corpus items by id (the project's own text, so these refs resolve without ../shared)."""
+    """The bundled corpus items by id (the project's own text, so these refs resolve without ../shared);
+    ``data_dir`` is a folder of corpus files or one JSONL file."""
     items = {}
-    for path in sorted(Path(data_dir).glob("*.jsonl")):
+    data_dir = Path(data_dir)
+    for path in [data_dir] if data_dir.is_file() else sorted(data_dir.glob("*.jsonl")):
         with open(path, encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():
@@ -165,7 +171,7 @@ class EvidenceResolver:
     """Turns an ``evidence_ref`` into the evidence text and the group (source) that splits never cut."""
 
     datasets_dir: Path
-    corpus_dir: Path = CORPUS_DATA_DIR
+    corpus_dir: Path = WRITTEN_AGAINST
 
     @cached_property
     def _corpus(self) -> dict[str, dict[str, Any]]:
