@@ -25,6 +25,7 @@ import sqlite_utils
 from veracity.corpus.migrations import migrate
 from veracity.corpus.schema import FIELDS
 from veracity.corpus.sources import host_of
+from veracity.models.embedder import DIMENSIONS
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 EVIDENCE_COLUMNS = FIELDS + ("added", "embedding_model")
@@ -267,7 +268,7 @@ class EvidenceStore:
             blobs.append(blob)
             models.add(model)
         if not ids:
-            return EvidenceMatrix([], np.zeros((0, 384), dtype=np.float32), None)
+            return EvidenceMatrix([], np.zeros((0, DIMENSIONS), dtype=np.float32), None)
         vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
         return EvidenceMatrix(ids, vectors, models.pop() if len(models) == 1 else None)
 
@@ -283,7 +284,7 @@ class EvidenceStore:
             owners.append(evidence_id)
             blobs.append(blob)
         if not ids:
-            return PassageMatrix([], [], np.zeros((0, 384), dtype=np.float32))
+            return PassageMatrix([], [], np.zeros((0, DIMENSIONS), dtype=np.float32))
         vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
         return PassageMatrix(ids, owners, vectors)
 

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from veracity.models.embedder import DIMENSIONS
+
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-EMBEDDING_DIMENSIONS = 384
+EMBEDDING_DIMENSIONS = DIMENSIONS
 KINDS = ("sentence", "heading", "list_item")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "checkworthy"
 

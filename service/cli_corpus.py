@@ -10,6 +10,7 @@ import click
 
 from veracity.corpus import builder
 from veracity.corpus.importers import CorpusImportError, read_claimreview, read_items, read_scifact_corpus
+from veracity.corpus.schema import GRADES
 from veracity.corpus.sources import host_of
 from veracity.corpus.store import DuplicateIdError, EvidenceStore
 
@@ -191,7 +192,7 @@ def stats_markdown(data_dir: Path = builder.DATA_DIR) -> str:
     ]
     grades = Counter(i["grade"] for i in items)
     lines += ["| grade | items |", "|---|---:|"]
-    lines += [f"| {g} | {grades[g]} |" for g in ("high", "moderate", "low", "very_low", "ungraded") if grades[g]]
+    lines += [f"| {g} | {grades[g]} |" for g in GRADES if grades[g]]
     lines += ["", "| study type | items |", "|---|---:|"]
     lines += [f"| {t} | {n} |" for t, n in Counter(i["study_type"] for i in items).most_common()]
     topics = Counter(i["topic"] for i in items)

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 import veracity
+from veracity.corpus.schema import GRADES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON = "application/json"
@@ -67,7 +68,7 @@ SCHEMAS: dict[str, Any] = {
             "publisher": {"type": "string"},
             "year": {"type": "integer"},
             "study_type": {"type": "string"},
-            "grade": {"enum": ["high", "moderate", "low", "very_low", "ungraded"]},
+            "grade": {"enum": list(GRADES)},
             "score": {"type": "number", "description": "cosine similarity of claim and evidence"},
             "relevance": {"type": "number", "description": "P(the item is about the claim)"},
             "stance": {"enum": ["supports", "contradicts", "neutral", None]},

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from veracity.corpus.store import EvidenceStore
-from veracity.models.embedder import Embedder, load_embedder
+from veracity.models.embedder import DIMENSIONS, Embedder, load_embedder
 from veracity.service.checkworthy import Checkworthiness, CheckworthinessStage
 from veracity.service.context import resolve_claims
 from veracity.service.retrieve import Evidence, Retriever, RetrieverConfig
@@ -127,7 +127,7 @@ class Pipeline:
         t0 = time.perf_counter()
         flat = [s for segments in per_doc for s in segments]
         checked_as = [c or s.text for s, c in zip(flat, flat_claims)]
-        flat_vectors = self.embedder.encode(checked_as) if flat else np.zeros((0, 384), np.float32)
+        flat_vectors = self.embedder.encode(checked_as) if flat else np.zeros((0, DIMENSIONS), np.float32)
         timings["embed"] = _ms(t0)
 
         t0 = time.perf_counter()
@@ -191,7 +191,7 @@ class Pipeline:
         and each text's similarity is its cosine with the claim, as the retriever would report it.
         """
         texts = [c for c, _ in items] + [e for _, evidence in items for e in evidence]
-        vectors = self.embedder.encode(texts) if texts else np.zeros((0, 384), np.float32)
+        vectors = self.embedder.encode(texts) if texts else np.zeros((0, DIMENSIONS), np.float32)
         claim_vecs, offset = vectors[: len(items)], len(items)
         evidence: list[list[Evidence]] = []
         for (_, supplied), cv in zip(items, claim_vecs):

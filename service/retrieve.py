@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from veracity.corpus.store import EvidenceMatrix, EvidenceStore, PassageMatrix
+from veracity.models.embedder import DIMENSIONS
 
 if TYPE_CHECKING:
     from veracity.models.stance import StanceModel
@@ -116,7 +117,7 @@ class Retriever:
         passages: PassageMatrix = (
             self.store.passage_matrix()
             if self.config.passages
-            else PassageMatrix([], [], np.zeros((0, 384), np.float32))
+            else PassageMatrix([], [], np.zeros((0, DIMENSIONS), np.float32))
         )
         owners = np.array([self._row.get(e, -1) for e in passages.evidence_ids], dtype=np.int64)
         keep = owners >= 0
