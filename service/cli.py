@@ -10,14 +10,9 @@ import sys
 
 import click
 
-from veracity.service.settings import Settings, SettingsError
-
-
-def _settings(**overrides) -> Settings:
-    try:
-        return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+from veracity.service.cli_batch import batch
+from veracity.service.cli_common import cli_settings
+from veracity.service.cli_corpus import corpus
 
 
 @click.group()
@@ -35,7 +30,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from veracity.service.app import create_app
 
-    settings = _settings(host=host, port=port)
+    settings = cli_settings(host=host, port=port)
     app = create_app(settings)
     click.echo(f"Veracity serving on http://{settings.host}:{settings.port} (corpus {settings.corpus_db})", err=True)
     waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads_server, ident="veracity")
@@ -52,7 +47,7 @@ def check(source, check_all: bool) -> None:
     text = source.read()
     if not text.strip():
         raise click.UsageError("the input is empty; give a file with the text to check")
-    pipeline = build_pipeline(_settings())
+    pipeline = build_pipeline(cli_settings())
     result = pipeline.check(text, check_all=check_all)
     click.echo(json.dumps({**check_result_json(result), "model": pipeline.describe()}, indent=2, ensure_ascii=False))
 
@@ -65,11 +60,7 @@ def config() -> None:
     click.echo(settings_markdown(), nl=False)
 
 
-from veracity.service.cli_corpus import corpus  # noqa: E402  (registered below; kept in its own module)
-
 main.add_command(corpus)
-from veracity.service.cli_batch import batch  # noqa: E402
-
 main.add_command(batch)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ from veracity.service.batch import (
     read_sources,
     run_batch,
 )
+from veracity.service.cli_common import cli_settings
 from veracity.service.fetch import FetchConfig
 
 CLI_JOB = "default"
@@ -151,9 +152,7 @@ def run(
     records, a directory of .html/.txt files, or - for stdin. Stop it at any time: running the same
     command again finishes the rest, and nothing is checked or stored twice.
     """
-    from veracity.service.cli import _settings
-
-    settings = _settings()
+    settings = cli_settings()
     try:
         sources, repeated = read_sources(input_spec, click.get_text_stream("stdin"))  # type: ignore[operator]  # click 8.5 types deprecated get_text_stream as object
     except BatchInputError as exc:
@@ -409,8 +408,7 @@ def worker(exit_with_parent: bool) -> None:
     import logging
 
     from veracity.service.batch_worker import run_worker
-    from veracity.service.cli import _settings
 
-    settings = _settings()
+    settings = cli_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s batch-worker: %(message)s")
     run_worker(settings, exit_with_parent=exit_with_parent)

@@ -13,6 +13,7 @@ from veracity.corpus.importers import CorpusImportError, read_claimreview, read_
 from veracity.corpus.schema import GRADES
 from veracity.corpus.sources import host_of
 from veracity.corpus.store import DuplicateIdError, EvidenceStore
+from veracity.service.cli_common import cli_settings
 
 DB_OPTION = click.option(
     "--db",
@@ -23,9 +24,7 @@ DB_OPTION = click.option(
 
 
 def _db_path(db: Path | None) -> Path:
-    from veracity.service.cli import _settings
-
-    settings = _settings()  # parsed even when --db is given, so a bad VERACITY_* value is reported
+    settings = cli_settings()  # parsed even when --db is given, so a bad VERACITY_* value is reported
     return db or Path(settings.corpus_db)
 
 
