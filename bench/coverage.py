@@ -3,7 +3,7 @@
 For every verifiable sentence of the article set (``annotations/articles``: real health articles, never the seed),
 the top 5 items are retrieved from a corpus; a sentence is *covered* when at least one of them is relevant: about
 the claim's specific subject, so that it could support or contradict it. Relevance was judged by hand (blind to
-which corpus or query found the item) and is stored in ``annotations/coverage/judgments.jsonl``.
+which corpus or query found the item) and is stored in ``annotations/coverage/judge-*.jsonl``.
 
 Three retrievals are compared: the corpus as it was before it was re-sourced and grown (``--old-data``), today's
 corpus, and, for context-dependent sentences, today's corpus queried with the bare sentence instead of the claim
@@ -28,7 +28,7 @@ from veracity.service.context import resolve_claims
 from veracity.service.retrieve import Retriever, RetrieverConfig
 from veracity.service.segment import Segment
 
-JUDGMENTS = ROOT / "annotations" / "coverage" / "judgments.jsonl"
+JUDGMENTS = ROOT / "annotations" / "coverage"  # judge-*.jsonl: {"key", "item", "relevant", "pass"}
 TOP_K = 5
 
 
@@ -103,9 +103,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         print(json.dumps({"queries": len(qs), "pairs": len(rows), "out": str(out)}))
         return None
     judged = {}
-    for line in JUDGMENTS.read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        judged[(r["key"], r["item"])] = bool(r["relevant"])
+    for path in sorted(JUDGMENTS.glob("judge-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            judged[(r["key"], r["item"])] = bool(r["relevant"])
     report: dict[str, Any] = {"queries": len(qs), "articles": len({q["key"].split("#")[0] for q in qs})}
     for name, hits in found.items():
         subset = [i for i, q in enumerate(qs) if q["context_dependent"]] if "bare" in name else range(len(qs))
