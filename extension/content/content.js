@@ -329,6 +329,13 @@
     .meta { margin: 0; color: #3d3d3d; font-size: 13px; }
     a { color: #0b4fc2; text-decoration: underline; }
     .close { float: right; margin-left: 8px; }
+    @media (prefers-color-scheme: dark) {
+      .banner, .popover { color: #ececec; background: #1b1d20; border-color: #5a5f66; }
+      button { background: #2b2e33; color: #ececec; border-color: #777; }
+      .supported { color: #4ade80; } .unsupported { color: #fbbf24; } .contradicted { color: #fca5a5; }
+      .confidence, .reason, .meta { color: #c2c2c2; }
+      a { color: #8ab4ff; }
+    }
   `;
 
   const ui = (() => {

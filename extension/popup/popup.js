@@ -28,9 +28,12 @@ function render(state) {
     summary.hidden = true;
     return;
   }
-  if (state.summary) {
+  // Counts only for a finished check: zeros while checking, or stale numbers after an error, say nothing true.
+  if (state.state === "done" && state.summary) {
     for (const node of summary.querySelectorAll("[data-count]")) node.textContent = String(state.summary[node.dataset.count] ?? 0);
     summary.hidden = false;
+  } else {
+    summary.hidden = true;
   }
   if (state.state === "checking") {
     const percent = Math.round((state.progress || 0) * 100);
@@ -41,6 +44,7 @@ function render(state) {
       (state.chunks > 1 ? ` (sent in ${state.chunks} parts).` : ".");
   } else {
     pageState.textContent = state.message || "The check failed.";
+    showApiStatus(); // a failed check may mean the API went away: never leave "API ready" above the error
   }
 }
 

@@ -53,6 +53,8 @@ function showError(message) {
   errorBox.textContent = message;
   errorBox.hidden = false;
   statusLine.textContent = "";
+  results.hidden = true; // results of an earlier text must not sit under an error about this one
+  hidePopover();
 }
 
 async function check(event) {
@@ -142,6 +144,10 @@ function render(text, body) {
     `Done: ${summary.supported} supported, ${summary.unsupported} unsupported, ${summary.contradicted} contradicted, ` +
     `${summary.not_checkworthy} not check-worthy.`;
   results.hidden = false;
+  // Focus and scroll to the results (on a phone they open below the fold, and focus would drop to the body).
+  results.setAttribute("tabindex", "-1");
+  results.focus({ preventScroll: true });
+  results.scrollIntoView({ block: "start" });
 }
 
 // ---- The evidence popover ------------------------------------------------------------------------
