@@ -181,7 +181,21 @@ def test_webpage_maps_code_point_offsets_past_astral_characters(report, api_chec
 
 
 def test_webpage_shows_the_api_error_message(report):
-    assert "body_too_large" in scenario(report, "webpage")["tooLong"]
+    web = scenario(report, "webpage")
+    assert "body_too_large" in web["tooLong"]
+    assert web["staleResultsAfterError"] is False  # the previous text's results are gone, not shown under the error
+
+
+def test_webpage_moves_focus_to_the_results_and_leaves_no_blank_scroll(report):
+    seed = scenario(report, "webpage")["seed"]
+    assert seed["focusOnResults"] is True
+    assert seed["blankScroll"] < 80  # it was 750 px on desktop
+
+
+def test_webpage_follows_the_dark_colour_scheme(report):
+    dark = scenario(report, "webpage")["dark"]
+    assert dark["page"] == "rgb(17, 19, 21)" and dark["panel"] == "rgb(27, 29, 32)"
+    assert dark["ink"] == "rgb(236, 236, 236)"
 
 
 def test_webpage_runs_under_its_strict_csp_without_violations(report):
@@ -292,6 +306,7 @@ def test_extension_says_when_the_api_is_unreachable(report, closed_url):
     assert failures["unreachableHighlights"] == 0
     assert failures["unreachablePopup"]["apiState"] == "error"
     assert "could not be reached" in failures["unreachablePopup"]["state"]
+    assert failures["unreachablePopup"]["summaryVisible"] is False  # no counts under an error
 
 
 def test_extension_shows_api_errors_in_the_page(report):

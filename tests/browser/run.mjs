@@ -69,6 +69,11 @@ async function webpage(browser) {
   await page.click("#check-button");
   await page.waitForSelector("#results:not([hidden])", { timeout: TIMEOUT_MS });
   const seed = await collect();
+  seed.focusOnResults = await page.evaluate(() => document.activeElement?.id === "results");
+  // No blank scroll below the page: the document is as tall as what it shows.
+  seed.blankScroll = await page.evaluate(
+    () => document.documentElement.scrollHeight - (document.querySelector("footer")?.getBoundingClientRect().bottom + window.scrollY),
+  );
 
   // Hover the first supported sentence (else the first checked one) for its evidence.
   const target = page.locator("#document .sentence.verdict-supported").first();
@@ -113,9 +118,19 @@ async function webpage(browser) {
   await page.click("#check-button");
   await page.waitForSelector("#error:not([hidden])", { timeout: TIMEOUT_MS });
   const tooLong = await page.textContent("#error");
+  const staleResultsAfterError = await page.evaluate(() => !document.getElementById("results").hidden);
+
+  // Dark mode follows the system setting.
+  await page.emulateMedia({ colorScheme: "dark" });
+  const dark = await page.evaluate(() => ({
+    page: getComputedStyle(document.documentElement).backgroundColor,
+    panel: getComputedStyle(document.querySelector(".panel")).backgroundColor,
+    ink: getComputedStyle(document.body).color,
+  }));
+  await page.emulateMedia({ colorScheme: "light" });
 
   await context.close();
-  return { seed, popover, keyboard, astral, tooLong, cspViolations, pageErrors };
+  return { seed, popover, keyboard, astral, tooLong, staleResultsAfterError, dark, cspViolations, pageErrors };
 }
 
 // ---- The extension --------------------------------------------------------------------------------
@@ -225,6 +240,7 @@ function extensionHelpers({ context, control, extensionId }) {
         [...document.querySelectorAll("#summary [data-count]")].map((n) => [n.dataset.count, Number(n.textContent)]),
       ),
       summaryShown: !document.getElementById("summary").hidden,
+      summaryVisible: getComputedStyle(document.getElementById("summary")).display !== "none",
     }));
 
   const extractedText = (tabId) =>
