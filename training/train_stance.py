@@ -623,6 +623,7 @@ def member_probs(
     batch_size: int = 256,
     train_sources: Sequence[str] = (),
     quantize: bool = False,
+    train_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """One trained model's calibrated probabilities on every split, saved with the split fingerprints.
 
@@ -645,7 +646,8 @@ def member_probs(
         chosen = [
             i
             for i, p in enumerate(pairs)
-            if split != "train" or (p.kind != "self_quote" and _source_matches(p.source, train_sources))
+            if (split != "train" and not train_only)
+            or (split == "train" and p.kind != "self_quote" and _source_matches(p.source, train_sources))
         ]
         probs = np.full((len(pairs), len(LABELS)), np.nan, dtype=np.float32)
         log.info("scoring %d of %d %s pairs with %s", len(chosen), len(pairs), split, model_dir)
@@ -670,6 +672,7 @@ def soft_targets(
     device: str,
     train_sources: Sequence[str] = (),
     quantize: bool = False,
+    train_only: bool = False,
 ) -> dict[str, Any]:
     """Average the members' calibrated probabilities per pair; report each member and the ensemble on dev and
     validation. A member is a trained model folder, or an npz that ``member_probs`` wrote (a model scored
@@ -687,11 +690,13 @@ def soft_targets(
             probs[m.stem] = {s: data[s] for s in SPLITS}
         else:
             name = m.parent.name if m.name == "model" else m.name
-            probs[name] = member_probs(m, by_split, device, train_sources=train_sources, quantize=quantize)
+            probs[name] = member_probs(
+                m, by_split, device, train_sources=train_sources, quantize=quantize, train_only=train_only
+            )
     names = sorted(probs)
     mean = {s: np.mean([probs[n][s] for n in names], axis=0).astype(np.float32) for s in SPLITS}
     report: dict[str, Any] = {"members": names}
-    for split in ("dev", "validation"):
+    for split in () if train_only else ("dev", "validation"):  # train_only: the teacher's own run reported these
         y = np.array([p.label for p in by_split.get(split, [])])
         report[split] = {n: stance_metrics(y, probs[n][split]) for n in names}
         report[split]["ensemble"] = stance_metrics(y, mean[split])
@@ -799,6 +804,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--train-sources", default="", help="comma-separated sources (prefix*) whose training pairs are scored"
     )
     e.add_argument("--quantize", action="store_true", help="score with int8 dynamic quantisation (2x on CPU)")
+    e.add_argument("--train-only", action="store_true", help="score training pairs only (no dev/validation report)")
     sc = sub.add_parser("score", help="one model's probabilities on every split, as an npz member for soft-targets")
     sc.add_argument("--model", type=Path, default=Path("models/stance"))
     sc.add_argument("--pairs", type=Path, default=Path(".gpu/pairs.jsonl.gz"))
@@ -838,8 +844,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.cmd == "soft-targets":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         sources = [x for x in args.train_sources.split(",") if x]
-        report = soft_targets(args.members, args.pairs, args.out, args.device, sources, args.quantize)
-        summary = {s: {n: round(m["macro_f1"], 4) for n, m in report[s].items()} for s in ("dev", "validation")}
+        report = soft_targets(args.members, args.pairs, args.out, args.device, sources, args.quantize, args.train_only)
+        summary = {
+            s: {n: round(m["macro_f1"], 4) for n, m in report[s].items()} for s in ("dev", "validation") if s in report
+        }
         print(json.dumps(summary, indent=1))
         (args.out.with_suffix(".json")).write_text(json.dumps(report, indent=1) + "\n")
         return
