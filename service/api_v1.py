@@ -306,9 +306,11 @@ def evidence_search():
     if not query:
         raise VeracityError("missing_query", "Add a search query, e.g. GET /v1/evidence?q=kratom+withdrawal", 400)
     try:
-        limit = min(max(int(request.args.get("limit", 10)), 1), 100)
+        limit = int(request.args.get("limit", 10))
     except ValueError:
-        raise VeracityError("invalid_limit", "limit must be a whole number between 1 and 100.", 400) from None
+        limit = 0
+    if not 1 <= limit <= 100:  # said, not silently clamped: limit=0 used to return 1 item
+        raise VeracityError("invalid_limit", "limit must be a whole number between 1 and 100.", 400)
     pipeline = _pipeline()
     vectors = pipeline.embedder.encode([query])
     hits = pipeline.retriever.retrieve([query], vectors, top_k=limit)[0]

@@ -34,6 +34,8 @@ def test_search_finds_items_by_meaning(client):
     assert len(body["evidence"]) == 3
     assert_error_shape(client.get("/v1/evidence?q="), 400, "missing_query")
     assert_error_shape(client.get("/v1/evidence?q=x&limit=lots"), 400, "invalid_limit")
+    assert_error_shape(client.get("/v1/evidence?q=x&limit=0"), 400, "invalid_limit")
+    assert_error_shape(client.get("/v1/evidence?q=x&limit=101"), 400, "invalid_limit")
 
 
 def test_adding_evidence_requires_a_key(writable_client):
