@@ -96,8 +96,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "index": {"type": "integer"},
             "text": {"type": "string"},
-            "start": {"type": "integer"},
-            "end": {"type": "integer"},
+            "start": {
+                "type": "integer",
+                "description": "Offset of the sentence in the submitted text, in Unicode code points (Python "
+                "string indices), not UTF-16 units: JavaScript clients convert past astral characters such as emoji.",
+            },
+            "end": {"type": "integer", "description": "End offset (exclusive), in code points like start."},
             "kind": {"type": "string"},
             "claim": {
                 "type": ["string", "null"],
