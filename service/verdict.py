@@ -227,8 +227,15 @@ class StanceVerdict:
                     f"the only supporting evidence ({best_sup.evidence.id}) is {best_sup.evidence.grade.replace('_', ' ')}",
                     "weak_evidence_only",
                 )
-            elif best_opposing is not None and _strength(best_sup, 0) < self.support_margin * _strength(
-                best_opposing, 1
+            elif (
+                best_opposing is not None and _strength(best_sup, 0) < self.support_margin * _strength(best_opposing, 1)
+            ) or any(
+                # an item of the same or a better grade read as contradicting (however weakly, as above): a wrong
+                # "supported" is the worst error Veracity can make, so such a split is conflicting, however sure
+                # the support
+                GRADE_WEIGHTS.get(c.evidence.grade, 0.0) >= GRADE_WEIGHTS.get(best_sup.evidence.grade, 0.0)
+                for c in read
+                if c.stance == "contradicts"
             ):
                 return self._unsupported(
                     scored,
