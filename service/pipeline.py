@@ -259,7 +259,7 @@ def load_checkworthiness(settings: Settings) -> CheckworthinessStage:
     """The verifiable model decides what is checked; the check-worthiness model only sets ``priority``."""
     from veracity.models.checkworthy import CheckworthyModel
 
-    models = []
+    models: list[CheckworthyModel | None] = []
     for model_dir, role in ((settings.verifiable_model, "verifiable"), (settings.priority_model, "priority")):
         if (Path(model_dir) / "model.safetensors").exists():
             models.append(CheckworthyModel.load(Path(model_dir)))

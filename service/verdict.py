@@ -237,10 +237,11 @@ class StanceVerdict:
                 for c in read
                 if c.stance == "contradicts"
             ):
+                opposing = best_opposing.evidence.id if best_opposing is not None else "an item"
                 return self._unsupported(
                     scored,
                     p,
-                    f"the evidence conflicts: {best_opposing.evidence.id} contradicts the claim and the "
+                    f"the evidence conflicts: {opposing} contradicts the claim and the "
                     f"support ({best_sup.evidence.id}) does not clearly outweigh it",
                     "conflicting",
                 )
