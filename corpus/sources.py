@@ -11,6 +11,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from veracity.corpus.schema import STUDY_TYPES
+
 # Indexes of the literature and their resolvers.
 INDEXES = frozenset(
     {
@@ -124,21 +126,16 @@ CEILING = {
 RAISED = re.compile(r"\b(?:raised|upgraded)\b|^descriptive record\b", re.IGNORECASE)
 RAISABLE = frozenset({"cohort", "case_control", "cross_sectional", "survey", "case_series"})
 # Study types reported in journals: these need a PMID or DOI, or a ``source_note`` that says why there is none.
-JOURNAL_TYPES = frozenset(
-    {
-        "systematic_review",
-        "meta_analysis",
-        "rct",
-        "cohort",
-        "case_control",
-        "cross_sectional",
-        "survey",
-        "narrative_review",
-        "case_series",
-        "case_report",
-        "animal_or_in_vitro",
-    }
-)
+# Every study type but the agency's own records (regulatory statements, labels, guidelines) and the catch-alls of
+# bulk imports (abstracts, fact checks, unknown), which carry no grade to audit.
+JOURNAL_TYPES = frozenset(STUDY_TYPES) - {
+    "regulatory_statement",
+    "drug_label",
+    "expert_guideline",
+    "abstract",
+    "fact_check",
+    "unknown",
+}
 
 
 def host_of(url: str) -> str:
