@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
-from veracity.service.api_v1 import add_cors_headers, read_json_body
+from veracity.service.access import add_cors_headers, require_api_key
+from veracity.service.api_v1 import read_json_body
 from veracity.service.batch import FINISHED, ResultsStore, Source, text_key
 from veracity.service.batch_worker import WorkerSupervisor
 from veracity.service.errors import VeracityError
@@ -106,6 +107,8 @@ def _sources(payload: dict[str, Any]) -> list[Source]:
 
 @bp.post("")
 def create():
+    if not current_app.config["VERACITY"].open_batches:  # each job makes the server fetch up to 1,000 URLs
+        require_api_key("Submitting batch jobs", "VERACITY_API_KEYS (or VERACITY_OPEN_BATCHES=true)")
     if request.mimetype != "application/json":
         raise VeracityError(
             "unsupported_media_type", 'Send application/json, e.g. {"urls": ["https://example.org/a"]}.', 415

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
 from typing import Any
@@ -11,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from veracity.corpus.schema import normalise, validate_item
 from veracity.corpus.store import DuplicateIdError
+from veracity.service.access import add_cors_headers, require_api_key
 from veracity.service.errors import VeracityError
 from veracity.service.pipeline import CheckResult, Pipeline, TooManySentences
 from veracity.service.verdict import ScoredEvidence, Verdict
@@ -25,17 +25,6 @@ def _pipeline() -> Pipeline:
 def _admitted():
     """A slot for model work (service/admission.py): 503 with Retry-After when the server is saturated."""
     return current_app.extensions["veracity.admission"].slot()
-
-
-def add_cors_headers(response: Response, expose: str | None = None) -> Response:
-    """One CORS policy for every /v1 blueprint: the browser extension calls them from its own origin."""
-    response.headers["Access-Control-Allow-Origin"] = current_app.config["VERACITY"].cors_origins
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, X-API-Key"
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response.headers["Access-Control-Max-Age"] = "600"
-    if expose:
-        response.headers["Access-Control-Expose-Headers"] = expose
-    return response
 
 
 bp.after_request(add_cors_headers)
@@ -319,7 +308,7 @@ def evidence_search():
 
 @bp.post("/evidence")
 def evidence_add():
-    _require_api_key()
+    require_api_key("Adding evidence")
     if request.mimetype != "application/json":
         raise VeracityError(
             "unsupported_media_type", "Send evidence items as application/json (one object or a list).", 415
@@ -340,22 +329,3 @@ def evidence_add():
         ) from None
     pipeline.retriever.reload()
     return jsonify({"ok": True, "added": added, "ids": [r["id"] for r in rows], "corpus": _corpus_json()}), 201
-
-
-def _require_api_key() -> None:
-    keys = current_app.config["VERACITY"].api_keys
-    auth = request.headers.get("Authorization", "")
-    given = request.headers.get("X-API-Key") or (auth[7:].strip() if auth.lower().startswith("bearer ") else "")
-    if not keys:
-        raise VeracityError(
-            "writes_disabled", "Adding evidence is disabled; the operator must set VERACITY_API_KEYS.", 403
-        )
-    if not given:
-        raise VeracityError(
-            "missing_api_key", "Send an API key in the X-API-Key header (or Authorization: Bearer KEY).", 401
-        )
-    # compared as bytes: compare_digest refuses non-ASCII str, which answered 500 for a key like "clé"
-    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
-        raise VeracityError(
-            "invalid_api_key", "That API key is not accepted; check VERACITY_API_KEYS on the server.", 403
-        )

@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.extensions["veracity.admission"] = Admission(settings.max_in_flight, settings.queue_wait_s)
 
-    from veracity.service import api_v1, web
+    from veracity.service import access, api_v1, web
+
+    access.init_app(app)
 
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(web.bp)

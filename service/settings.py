@@ -99,9 +99,22 @@ class Settings:
     )
     threads_server: int = field(default=4, metadata={"help": "Waitress worker threads."})
     api_keys: tuple[str, ...] = field(
-        default=(), metadata={"help": "Comma-separated keys allowed to add evidence (POST /v1/evidence)."}
+        default=(), metadata={"help": "Comma-separated keys allowed to add evidence and submit batch jobs."}
     )
-    cors_origins: str = field(default="*", metadata={"help": "Access-Control-Allow-Origin for /v1/*."})
+    cors_origins: str = field(
+        default="*", metadata={"help": "Access-Control-Allow-Origin for the read-only routes (checks, searches)."}
+    )
+    cors_write_origins: tuple[str, ...] = field(
+        default=("chrome-extension://*", "moz-extension://*"),
+        metadata={"help": "Origins (* wildcards) allowed to add evidence and submit batches from a browser."},
+    )
+    allowed_hosts: tuple[str, ...] = field(
+        default=("localhost", "127.0.0.1", "::1"),
+        metadata={"help": "Host names this server answers for (* wildcards; * alone for any): stops DNS rebinding."},
+    )
+    open_batches: bool = field(
+        default=False, metadata={"help": "Let clients without an API key submit batch jobs (POST /v1/batches)."}
+    )
     batch_db: Path = field(
         default=DATA_DIR_MARK / "batches.db",
         metadata={"help": "SQLite file holding batch jobs submitted to the API."},

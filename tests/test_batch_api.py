@@ -40,9 +40,16 @@ def batch_app(settings, tmp_path_factory):
     app.extensions["veracity_batches"].stop()
 
 
+def keyed_client(app):
+    """A test client that sends the operator's key, as every batch submitter must (unless open_batches)."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = "test-key"
+    return client
+
+
 @pytest.fixture(scope="module")
 def batch_client(batch_app):
-    return batch_app.test_client()
+    return keyed_client(batch_app)
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -130,7 +137,7 @@ def test_non_json_bodies_and_unknown_jobs_get_json_errors(batch_client):
 
 def test_private_loopback_and_link_local_urls_are_refused_by_default(web, settings, tmp_path):
     app = make_app(settings, tmp_path / "batches.db", batch_delay_s=0.0)  # allow_private_urls is off by default
-    client = app.test_client()
+    client = keyed_client(app)
     try:
         for url in (
             "http://127.0.0.1:8080/",
@@ -196,6 +203,7 @@ def test_jobs_survive_a_server_restart(web, built_corpus_db, tmp_path):
         "VERACITY_BATCH_DB": str(db),
         "VERACITY_ALLOW_PRIVATE_URLS": "true",
         "VERACITY_BATCH_DELAY_S": "0.5",
+        "VERACITY_OPEN_BATCHES": "true",
         "HF_HUB_OFFLINE": "1",
     }
     base = f"http://127.0.0.1:{port}"

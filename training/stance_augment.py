@@ -5,6 +5,13 @@ verdict rules then called a word-for-word quotation "unsupported" (issue 16's fi
 pair ever showed the model that identical text entails itself; every written "supports" pair is a paraphrase.
 A sentence quoted from the evidence is entailed by it whatever it says, so these labels need no annotator.
 
+A second mechanical set balances the direction words. ``stance_data.direction_pairs`` made ten antonym swaps
+("higher" -> "lower": contradicts) for every synonym swap, because "higher"/"lower" had no synonym; so a
+direction word that differs from the evidence's became a cue for "contradicts", and the distilled student read
+"Opioids raise prolactin levels" against "Opioid use increases serum prolactin" as a contradiction. With
+adjective synonyms ("higher" -> "increased"/"greater") every supporting pair with one direction word now also
+gives a same-direction paraphrase that still supports.
+
 Only training-split evidence is used, and never the bundled corpus's own statements: the verdicts bench sends
 those word for word, and it should measure what the model learnt, not what it memorised.
 """
@@ -64,6 +71,39 @@ def self_pairs(rows: Sequence[dict[str, Any]], seed: int = 13) -> Iterator[dict[
         }
 
 
+def direction_synonym_pairs(rows: Sequence[dict[str, Any]], seed: int = 13) -> list[dict[str, Any]]:
+    """Same-direction rewordings of supporting training pairs (claim or evidence side), not already present."""
+    from training.stance_data import SUPPORTS, StancePair, direction_pairs
+
+    have = {(r["claim"], r["evidence"]) for r in rows}
+    base = [
+        StancePair(r["claim"], r["evidence"], r["label"], r["source"], r["group"], r.get("kind", "gold"), r.get("claim_id", ""))
+        for r in rows
+        if r.get("split") == "train"
+        and r["label"] == SUPPORTS
+        and r["source"] in SELF_SOURCES | {"covidfact", "written_corpus"}
+        and r.get("kind") not in ("direction_synonym", "direction_flip", "evidence_synonym")
+    ]
+    out = []
+    for p in direction_pairs(base, seed + 1, cap=len(base) * 3):
+        if p.label != SUPPORTS or p.kind == "direction_flip" or (p.claim, p.evidence) in have:
+            continue
+        have.add((p.claim, p.evidence))
+        out.append(
+            {
+                "claim": p.claim,
+                "evidence": p.evidence,
+                "label": SUPPORTS,
+                "source": p.source,
+                "group": p.group,
+                "kind": p.kind,
+                "claim_id": p.claim_id,
+                "split": "train",
+            }
+        )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=Path, required=True, help="gzipped JSONL from train_stance prepare / add")
@@ -71,11 +111,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     with gzip.open(args.pairs, "rt") as f:
         rows = [json.loads(line) for line in f]
-    added = list(self_pairs(rows))
+    quoted = list(self_pairs(rows))
+    reworded = direction_synonym_pairs(rows)
     with gzip.open(args.out, "wt") as f:
-        for r in [*rows, *added]:
+        for r in [*rows, *quoted, *reworded]:
             f.write(json.dumps(r) + "\n")
-    print(json.dumps({"pairs": len(rows), "self_quote": len(added), "out": str(args.out)}))
+    summary = {"pairs": len(rows), "self_quote": len(quoted), "direction_synonym": len(reworded)}
+    print(json.dumps(summary | {"out": str(args.out)}))
 
 
 if __name__ == "__main__":

@@ -644,12 +644,11 @@ def member_probs(
     out: dict[str, Any] = {}
     for split in SPLITS:
         pairs = by_split.get(split, [])
-        # a quotation's label is certain (training/stance_augment.py): no teacher needed
         chosen = [
             i
             for i, p in enumerate(pairs)
             if (split != "train" and not train_only)
-            or (split == "train" and p.kind != "self_quote" and _source_matches(p.source, train_sources))
+            or (split == "train" and p.kind not in MECHANICAL_KINDS and _source_matches(p.source, train_sources))
         ]
         if split == "train" and max_train and len(chosen) > max_train:  # a seeded sample; the rest train on gold
             chosen = sorted(random.Random(13).sample(chosen, max_train))
@@ -661,6 +660,11 @@ def member_probs(
         out[split] = probs
         out[f"{split}_fingerprint"] = np.array(fingerprint(pairs))
     return out
+
+
+# Pairs made by rule from another pair (training/stance_augment.py, stance_data.direction_pairs): their label
+# is certain by construction, and a teacher unsure of "raise" against "increases" would only blur it.
+MECHANICAL_KINDS = frozenset({"self_quote", "direction_synonym", "direction_flip", "evidence_synonym"})
 
 
 def _source_matches(source: str, patterns: Sequence[str]) -> bool:
