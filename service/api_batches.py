@@ -37,7 +37,8 @@ def _cors(response: Response) -> Response:
 
 
 def _store() -> ResultsStore:
-    return ResultsStore(current_app.config["VERACITY"].batch_db)
+    # a request thread waits at most 2 s for another writer, then answers 503 with Retry-After (service/errors.py)
+    return ResultsStore(current_app.config["VERACITY"].batch_db, busy_timeout_s=2.0)
 
 
 def _bad(code: str, message: str) -> VeracityError:

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from veracity.corpus.schema import normalise, validate_item
 from veracity.corpus.store import DuplicateIdError

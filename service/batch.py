@@ -173,11 +173,11 @@ class ResultsStore:
     ``settings.batch_db``. WAL mode lets the API read progress while a worker writes.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite_utils.Database(self.path)
-        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self.db.execute("PRAGMA foreign_keys = ON")
         if self.db.journal_mode != "wal":
             self.db.enable_wal()

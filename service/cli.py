@@ -6,7 +6,9 @@ Progress goes to stderr and data to stdout, so every command's output can be pip
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
+from typing import Any
 
 import click
 
@@ -15,7 +17,22 @@ from veracity.service.cli_common import cli_settings
 from veracity.service.cli_corpus import corpus
 
 
-@click.group()
+class _Group(click.Group):
+    """Database faults an operator can fix (locked, read-only) end as one line that says so, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from veracity.service.errors import database_problem
+
+        try:
+            return super().invoke(ctx)
+        except sqlite3.OperationalError as exc:
+            problem = database_problem(exc)
+            if problem is None:
+                raise
+            raise click.ClickException(problem[1]) from None
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="veracity")
 def main() -> None:
     """Veracity: check the claims in a text against a graded evidence corpus."""

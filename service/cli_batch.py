@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from veracity.service.batch import (
     run_batch,
 )
 from veracity.service.cli_common import cli_settings
+from veracity.service.errors import database_problem
 from veracity.service.fetch import FetchConfig
 
 CLI_JOB = "default"
@@ -124,6 +126,13 @@ def batch() -> None:
     default=None,
     help="Fetch private, loopback and link-local addresses (default VERACITY_ALLOW_PRIVATE_URLS).",
 )
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for another process writing the results file before giving up.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 def run(
     input_spec: str,
@@ -144,6 +153,7 @@ def run(
     max_bytes: int,
     max_redirects: int,
     allow_private_urls: bool | None,
+    lock_wait: float,
     quiet: bool,
 ) -> None:
     """Check every document in INPUT and store the results in --out.
@@ -177,7 +187,7 @@ def run(
         ray_address=ray_address,
     )
     say = (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    store = _open_store(out)
+    store = _open_store(out, lock_wait)
     with store:
         previous = store.ensure_job(CLI_JOB, {"check_all": check_all})
         if previous is not None and previous.get("check_all") != check_all and not force:
@@ -228,9 +238,14 @@ def run(
             click.echo(summary_table(store, stats), err=True)
 
 
-def _open_store(path: Path) -> ResultsStore:
+def _open_store(path: Path, lock_wait: float = 30.0) -> ResultsStore:
     try:
-        return ResultsStore(path)
+        return ResultsStore(path, busy_timeout_s=lock_wait)
+    except sqlite3.OperationalError as exc:
+        problem = database_problem(exc)
+        if problem is None:
+            raise
+        raise click.ClickException(f"cannot use {path}: {problem[1]}") from None
     except Exception as exc:  # not SQLite, or a newer schema
         raise click.ClickException(f"cannot use {path} for results ({exc}); give a new file name with --out") from None
 

@@ -7,6 +7,7 @@ says what went wrong and what to do about it. A 500 never carries a traceback to
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
@@ -28,6 +29,19 @@ HTTP_MESSAGES = {
     405: ("method_not_allowed", "This endpoint does not accept that method; see the README for the API."),
     413: ("body_too_large", "The request body is too large; send less text or split it into several requests."),
 }
+
+
+def database_problem(exc: sqlite3.OperationalError) -> tuple[str, str] | None:
+    """(code, message) for the database faults an operator can fix, or None for a real bug.
+
+    A results or corpus file locked by another process (a running ``veracity batch run``, a backup) or made
+    read-only used to end as a 30-second wait and a 500, or a raw traceback in the CLI."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return "database_busy", "The database is busy (locked by another process); try again in a few seconds."
+    if "readonly" in text or "read-only" in text:
+        return "database_read_only", "The database file is read-only; the operator must make it writable."
+    return None
 
 
 def error_response(code: str, message: str, status: int):
@@ -54,6 +68,17 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(code, message, status)
         if status == 405 and getattr(exc, "valid_methods", None):
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _database(exc: sqlite3.OperationalError):
+        problem = database_problem(exc)
+        if problem is None:
+            log.exception("database error")
+            return error_response("internal_error", "Veracity failed on this request; the server log has details.", 500)
+        log.warning("%s: %s", problem[0], exc)
+        response = error_response(problem[0], problem[1], 503)
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

@@ -56,18 +56,14 @@ def test_checks_answer_any_origin(client):
 
 
 def test_writes_are_not_readable_from_a_foreign_page(client):
-    preflight = client.options(
-        "/v1/evidence", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"}
-    )
+    preflight = client.options("/v1/evidence", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"})
     assert "Access-Control-Allow-Origin" not in preflight.headers  # the browser will not send the write
     batch = client.options("/v1/batches", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"})
     assert "Access-Control-Allow-Origin" not in batch.headers
 
 
 def test_the_extension_may_write(client):
-    preflight = client.options(
-        "/v1/evidence", headers={"Origin": EXTENSION, "Access-Control-Request-Method": "POST"}
-    )
+    preflight = client.options("/v1/evidence", headers={"Origin": EXTENSION, "Access-Control-Request-Method": "POST"})
     assert preflight.headers["Access-Control-Allow-Origin"] == EXTENSION
     assert preflight.headers["Vary"] == "Origin"
 

@@ -297,3 +297,19 @@ def test_a_killed_run_resumes_with_nothing_lost_or_duplicated(web, env, tmp_path
         ]
     for key in finished_before:  # what was committed before the kill was not fetched again
         assert web.count(key.removeprefix(web.base)) == 1
+
+
+def test_a_locked_results_file_ends_with_one_line_not_a_traceback(env, tmp_path):
+    out = tmp_path / "results.db"
+    ResultsStore(out).close()
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"id": "a", "text": "Methadone is a full opioid agonist."}\n')
+    holder = sqlite3.connect(out)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, e.g. a second `batch run` on the same file
+    try:
+        result = invoke(env, "run", str(texts), "--out", str(out), "--lock-wait", "0.2", "--quiet")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 1, result.output
+    assert "locked by another process" in result.output and "Traceback" not in result.output

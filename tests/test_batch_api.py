@@ -258,3 +258,20 @@ def test_a_cursor_beyond_sqlite_integers_is_a_400(batch_client):
     created = batch_client.post("/v1/batches", json={"documents": [{"id": "d1", "text": "Kratom is not approved."}]})
     job = created.get_json()["id"]
     assert_error(batch_client.get(f"/v1/batches/{job}/results?cursor={2**63}"), 400, "invalid_cursor")
+
+
+def test_a_locked_jobs_database_answers_503_with_retry_after(settings, tmp_path):
+    app = make_app(settings, tmp_path / "batches.db", batch_delay_s=0.0)
+    client = keyed_client(app)
+    holder = sqlite3.connect(tmp_path / "batches.db")
+    holder.execute("BEGIN EXCLUSIVE")  # e.g. a backup or a CLI run holding the file
+    try:
+        started = time.monotonic()
+        response = client.post("/v1/batches", json={"texts": [METHADONE_TEXT]})
+        assert time.monotonic() - started < 10  # not the old 30-second wait
+    finally:
+        holder.rollback()
+        holder.close()
+        app.extensions["veracity_batches"].stop()
+    error = assert_error(response, 503, "database_busy")
+    assert "try again" in error["message"] and response.headers["Retry-After"] == "5"

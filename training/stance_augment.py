@@ -77,7 +77,9 @@ def direction_synonym_pairs(rows: Sequence[dict[str, Any]], seed: int = 13) -> l
 
     have = {(r["claim"], r["evidence"]) for r in rows}
     base = [
-        StancePair(r["claim"], r["evidence"], r["label"], r["source"], r["group"], r.get("kind", "gold"), r.get("claim_id", ""))
+        StancePair(
+            r["claim"], r["evidence"], r["label"], r["source"], r["group"], r.get("kind", "gold"), r.get("claim_id", "")
+        )
         for r in rows
         if r.get("split") == "train"
         and r["label"] == SUPPORTS

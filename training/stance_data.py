@@ -410,7 +410,11 @@ def _swap(text: str, tok: tuple[int, int, str, int], flip: bool, rng: random.Ran
             new = "lower" if target == 1 else "higher"
         else:  # a comparison keeps its "than"; before a noun the participle reads naturally ("reduced risk")
             before_than = text[end:].lstrip().lower().startswith("than")
-            new = ("less" if before_than else "reduced") if direction == 1 else ("greater" if before_than else "increased")
+            new = (
+                ("less" if before_than else "reduced")
+                if direction == 1
+                else ("greater" if before_than else "increased")
+            )
     else:
         _, lemma, form = _DIRECTION[word]
         lemmas = [i for i in range(len(_FORMS[target])) if target != direction or i != lemma]
