@@ -57,6 +57,10 @@ class Settings:
     top_k: int = field(default=5, metadata={"help": "Evidence items retrieved per claim."})
     max_body_bytes: int = field(default=200_000, metadata={"help": "Largest accepted request body, in bytes."})
     max_sentences: int = field(default=2000, metadata={"help": "Most sentences checked in one request."})
+    request_deadline_s: float = field(
+        default=60.0,
+        metadata={"help": "Seconds a check may run before it is stopped with 503 and Retry-After (0: no deadline)."},
+    )
     support_threshold: float = field(
         default=0.75, metadata={"help": "Cosine similarity above which the baseline calls a claim supported."}
     )

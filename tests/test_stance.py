@@ -113,10 +113,11 @@ def test_verdict_probabilities_are_in_label_order_and_sum_to_one(verdict: Verdic
     assert p[1].argmax() == VERDICT_LABELS.index("unsupported")
 
 
-def test_a_weak_supports_is_not_read_as_support():
-    probs = np.array([[0.45, 0.15, 0.40], [0.80, 0.05, 0.15], [0.45, 0.40, 0.15]])
+def test_a_weak_supports_is_not_read_as_support_nor_as_contradiction():
+    probs = np.array([[0.45, 0.15, 0.40], [0.80, 0.05, 0.15], [0.45, 0.40, 0.15], [0.40, 0.45, 0.15]])
     labels = apply_min_support(probs, 0.57).argmax(axis=1)
-    assert [LABELS[i] for i in labels] == ["neutral", "supports", "contradicts"]
+    # an untrusted support takes no side; a contradiction stays one only when the model put it first
+    assert [LABELS[i] for i in labels] == ["neutral", "supports", "neutral", "contradicts"]
     np.testing.assert_allclose(apply_min_support(probs, 0.57).sum(axis=1), 1.0)
 
 
