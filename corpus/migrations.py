@@ -5,7 +5,8 @@ A copy of the database anywhere replays to the current schema; nothing is change
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC
 
 import sqlite_utils
@@ -58,18 +59,29 @@ def m003_source_note(db: sqlite_utils.Database) -> None:
     db.table("evidence").add_column("accessed", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_evidence, m002_passages, m003_source_note]
+Migration = Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS: list[Migration] = [m001_evidence, m002_passages, m003_source_note]
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations in order; return the names applied."""
+def migrate(
+    db: sqlite_utils.Database,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    transaction: Callable[[], AbstractContextManager[object]] | None = None,
+) -> list[str]:
+    """Apply pending migrations in order; return the names applied.
+
+    The corpus's by default; another database the project owns (batch results) passes its own list. Each
+    migration commits with its record (``with db.conn``), unless a caller that already holds a write
+    transaction passes ``transaction=db.atomic``, which nests each one in it as a savepoint.
+    """
     db.table("_migrations").create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
     done = {row["name"] for row in db.table("_migrations").rows}
     applied = []
-    for migration in MIGRATIONS:
+    for migration in migrations:
         if migration.__name__ in done:
             continue
-        with db.conn:
+        with transaction() if transaction is not None else db.conn:
             migration(db)
             db.table("_migrations").insert({"name": migration.__name__, "applied_at": _now()})
         applied.append(migration.__name__)

@@ -1,7 +1,7 @@
 """``/v1/batches``: submit many URLs or texts, follow the job, page through the results.
 
 The request thread only validates and stores the job (state lives in ``settings.batch_db``, so jobs
-survive a restart); a separate worker process (:mod:`service.batch_worker`) fetches and checks.
+survive a restart); a separate worker process (:mod:`service.batch.worker`) fetches and checks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, url
 from veracity.service.access import add_cors_headers, require_api_key
 from veracity.service.api_v1 import read_json_body
 from veracity.service.batch import FINISHED, ResultsStore, Source, text_key
-from veracity.service.batch_worker import WorkerSupervisor
+from veracity.service.batch.worker import WorkerSupervisor
 from veracity.service.errors import VeracityError
 from veracity.service.fetch import url_problem
 

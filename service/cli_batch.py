@@ -6,14 +6,10 @@ Progress goes to stderr (tqdm), exports to stdout, so both pipe.
 
 from __future__ import annotations
 
-import csv
-import json
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -26,17 +22,12 @@ from veracity.service.batch import (
     read_sources,
     run_batch,
 )
+from veracity.service.batch.export import write_claim_reviews, write_csv, write_jsonl
 from veracity.service.cli_common import cli_settings
 from veracity.service.errors import database_problem
 from veracity.service.fetch import FetchConfig
 
 CLI_JOB = "default"
-RATING_NAMES = {
-    # Honest names: an automated check found (or did not find) close evidence; it is not a journalist's verdict.
-    "supported": "Supported by graded evidence (automated check)",
-    "contradicted": "Contradicted by graded evidence (automated check)",
-    "unsupported": "No supporting evidence found (automated check; not a rating of false)",
-}
 
 
 class DefaultGroup(click.Group):
@@ -312,103 +303,11 @@ def export(db: Path, fmt: str, job: str | None, out) -> None:
     with store:
         documents = store.iter_documents(job)
         if fmt == "jsonl":
-            for doc in documents:
-                doc.pop("seq", None)
-                out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            write_jsonl(documents, out)
         elif fmt == "csv":
             write_csv(documents, out)
         else:
-            out.write("[\n")
-            first = True
-            for review in claim_reviews(documents):
-                out.write(("" if first else ",\n") + json.dumps(review, ensure_ascii=False))
-                first = False
-            out.write("\n]\n")
-
-
-CSV_COLUMNS = [
-    "document_id",
-    "url",
-    "final_url",
-    "status",
-    "error_code",
-    "error",
-    "title",
-    "sentence_index",
-    "start",
-    "end",
-    "text",
-    "checkworthy",
-    "label",
-    "confidence",
-    "method",
-    "evidence_ids",
-]
-
-
-def write_csv(documents: Iterator[dict[str, Any]], out) -> None:
-    writer = csv.DictWriter(out, CSV_COLUMNS)
-    writer.writeheader()
-    for doc in documents:
-        base = {
-            "document_id": doc["id"],
-            "url": doc["url"],
-            "final_url": doc["final_url"],
-            "status": doc["status"],
-            "error_code": (doc["error"] or {}).get("code"),
-            "error": (doc["error"] or {}).get("message"),
-            "title": doc["title"],
-        }
-        if not doc["sentences"]:
-            writer.writerow(base)
-        for s in doc["sentences"]:
-            writer.writerow(
-                {
-                    **base,
-                    "sentence_index": s["index"],
-                    "start": s["start"],
-                    "end": s["end"],
-                    "text": s["text"],
-                    "checkworthy": s["checkworthy"],
-                    "label": s["label"],
-                    "confidence": s["confidence"],
-                    "method": s["method"],
-                    "evidence_ids": " ".join(s["evidence_ids"]),
-                }
-            )
-
-
-def claim_reviews(documents: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """One schema.org ClaimReview per checked claim (a sentence with a verdict)."""
-    for doc in documents:
-        appearance = {"@type": "CreativeWork", "url": doc["final_url"] or doc["url"]}
-        if doc["title"]:
-            appearance["headline"] = doc["title"]
-        if doc["published"]:
-            appearance["datePublished"] = doc["published"]
-        for s in doc["sentences"]:
-            if s["label"] is None:
-                continue
-            explanation = f"Automated check by Veracity ({s['method']}), confidence {s['confidence']}"
-            if s["evidence_ids"]:
-                explanation += "; closest evidence: " + ", ".join(s["evidence_ids"])
-            if s["method"] == "similarity-baseline":
-                explanation += (
-                    ". The similarity baseline measures closeness in meaning; it cannot detect contradiction."
-                )
-            yield {
-                "@context": "https://schema.org",
-                "@type": "ClaimReview",
-                "claimReviewed": s["text"],
-                "datePublished": (doc["checked_at"] or "")[:10] or None,
-                "author": {"@type": "Organization", "name": "Veracity (automated claim check)"},
-                "itemReviewed": {"@type": "Claim", "appearance": appearance},
-                "reviewRating": {
-                    "@type": "Rating",
-                    "alternateName": RATING_NAMES.get(s["label"], s["label"]),
-                    "ratingExplanation": explanation,
-                },
-            }
+            write_claim_reviews(documents, out)
 
 
 @batch.command()
@@ -422,7 +321,7 @@ def worker(exit_with_parent: bool) -> None:
     """
     import logging
 
-    from veracity.service.batch_worker import run_worker
+    from veracity.service.batch.worker import run_worker
 
     settings = cli_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s batch-worker: %(message)s")
