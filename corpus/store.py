@@ -315,6 +315,16 @@ class EvidenceStore:
             return []
 
     @_locked
+    def topics(self, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` most common ``topic`` values with their item counts, most common first (ties by name)."""
+        rows = self.db.execute(
+            "SELECT topic, COUNT(*) AS n FROM evidence WHERE topic IS NOT NULL AND topic != '' "
+            "GROUP BY topic ORDER BY n DESC, topic LIMIT ?",
+            [limit],
+        )
+        return [{"topic": topic, "items": n} for topic, n in rows]
+
+    @_locked
     def stats(self) -> dict[str, Any]:
         rows = list(self.db.execute("SELECT topic, grade, study_type, source_url FROM evidence"))
         return {

@@ -205,9 +205,26 @@ def openapi():
 
 @bp.get("/health")
 def health():
-    return jsonify(
-        {"ok": True, "status": "ok", "model": _model_json(), "corpus": _corpus_json(), "models_loaded": True}
-    )
+    corpus = {**_corpus_json(), "topics": _corpus_topics()}
+    return jsonify({"ok": True, "status": "ok", "model": _model_json(), "corpus": corpus, "models_loaded": True})
+
+
+TOPICS_SHOWN = 8
+
+
+def _corpus_topics() -> list[dict[str, Any]]:
+    """What the corpus covers, for the web page and the extension to say: its most common topics.
+
+    One GROUP BY over the evidence table, kept until the corpus version changes (adding evidence changes it),
+    so health checks, which the extension's popup makes each time it opens, stay a meta lookup.
+    """
+    store = _pipeline().retriever.store
+    version = store.version
+    cached = current_app.extensions.get("veracity.topics")
+    if cached is None or cached[0] != version:
+        cached = (version, store.topics(TOPICS_SHOWN))
+        current_app.extensions["veracity.topics"] = cached
+    return cached[1]
 
 
 @bp.get("/evidence/<item_id>")

@@ -123,7 +123,20 @@ SCHEMAS: dict[str, Any] = {
     "Corpus": {
         "type": "object",
         "required": ["version", "items"],
-        "properties": {"version": {"type": "string"}, "items": {"type": "integer"}},
+        "properties": {
+            "version": {"type": "string"},
+            "items": {"type": "integer"},
+            "topics": {
+                "type": "array",
+                "maxItems": 8,
+                "description": "GET /v1/health only: the most common evidence `topic` values, most common first.",
+                "items": {
+                    "type": "object",
+                    "required": ["topic", "items"],
+                    "properties": {"topic": {"type": "string"}, "items": {"type": "integer"}},
+                },
+            },
+        },
     },
     "CheckRequest": {
         "type": "object",
@@ -247,7 +260,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "responses": {"200": _body({"$ref": "#/components/schemas/VerifyResponse"}), **_errors(400, 413, 415)},
     },
     "v1.health": {
-        "summary": "Models loaded, corpus version and size",
+        "summary": "Models loaded, corpus version, size and main topics",
         "responses": {"200": _body({"$ref": "#/components/schemas/Health"})},
     },
     "v1.evidence_item": {

@@ -140,6 +140,49 @@ def test_health_reports_model_and_corpus(client):
     assert body["model"]["verdict"]
 
 
+def test_health_names_the_corpus_main_topics_most_common_first(client):
+    topics = client.get("/v1/health").get_json()["corpus"]["topics"]
+    # tests/data/evidence.jsonl: 8 kratom items, 3 on medications for OUD, then single items, ties by name.
+    assert topics == [
+        {"topic": "kratom", "items": 8},
+        {"topic": "medications-for-oud", "items": 3},
+        {"topic": "buprenorphine", "items": 1},
+        {"topic": "covid-19-vaccines", "items": 1},
+        {"topic": "detoxification", "items": 1},
+        {"topic": "melatonin", "items": 1},
+        {"topic": "methadone", "items": 1},
+        {"topic": "naltrexone", "items": 1},
+    ]
+    check = client.post("/v1/check", json={"text": "Opioids raise prolactin levels."}).get_json()
+    assert "topics" not in check["corpus"]  # only health carries them: /v1/check stays as it was
+
+
+def test_health_topics_follow_evidence_added_over_the_api(corpus_db):
+    from veracity.service.app import create_app
+    from veracity.service.settings import Settings
+
+    client = create_app(Settings(corpus_db=corpus_db, build_corpus=False, api_keys=("k",))).test_client()
+    assert client.get("/v1/health").get_json()["corpus"]["topics"][2]["topic"] == "buprenorphine"  # now cached
+    item = {
+        "statement": "Lofexidine was approved by the FDA in 2018 to lessen opioid withdrawal symptoms in adults.",
+        "source_title": "FDA approves the first non-opioid treatment for opioid withdrawal symptoms in adults",
+        "source_url": "https://www.fda.gov/news-events/press-announcements/lofexidine",
+        "publisher": "U.S. Food and Drug Administration",
+        "year": 2018,
+        "study_type": "regulatory_statement",
+        "grade": "moderate",
+        "topic": "lofexidine",
+    }
+    added = client.post(
+        "/v1/evidence",
+        json=[dict(item, id="lofexidine-001"), dict(item, id="lofexidine-002")],
+        headers={"X-API-Key": "k"},
+    )
+    assert added.status_code == 201, added.get_json()
+    topics = client.get("/v1/health").get_json()["corpus"]["topics"]
+    assert topics[2] == {"topic": "lofexidine", "items": 2}  # a new corpus version, so not the cached list
+
+
 def test_evidence_by_id(client):
     body = client.get("/v1/evidence/kratom-016").get_json()
     assert body["evidence"]["id"] == "kratom-016"
