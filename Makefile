@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench bench-quick lint clean corpus
+.PHONY: install run test bench bench-quick lint clean corpus extension-zip
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ lint: $(STAMP)
 	ln -s ../../../veracity/__init__.py ../../../veracity/py.typed build/typecheck/veracity/
 	for d in service models corpus; do ln -s ../../../$$d build/typecheck/veracity/$$d; done
 	cd build/typecheck && ../../$(BIN)/mypy -p veracity --python-executable ../../$(BIN)/python
+
+# The browser extension as one zip for a store upload or a sideload: build/veracity-extension-<version>.zip,
+# the version from extension/manifest.json, manifest.json at the zip's root. Plain python3: no venv needed.
+EXTENSION_ZIP_DIR ?= build
+extension-zip:
+	@mkdir -p $(EXTENSION_ZIP_DIR)
+	@$(PYTHON) -c 'import json, pathlib, sys, zipfile; \
+	src = pathlib.Path("extension"); out = pathlib.Path(sys.argv[1]); \
+	version = json.loads((src / "manifest.json").read_text(encoding="utf-8"))["version"]; \
+	zip_path = out / f"veracity-extension-{version}.zip"; \
+	files = sorted(p for p in src.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts)); \
+	zf = zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED); \
+	[zf.write(p, p.relative_to(src).as_posix()) for p in files]; zf.close(); \
+	print(f"{zip_path}: {len(files)} files")' $(EXTENSION_ZIP_DIR)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

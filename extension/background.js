@@ -32,7 +32,8 @@ async function injectContentScript(tabId) {
     const [probe] = await ext.scripting.executeScript({ target: { tabId }, func: () => Boolean(globalThis.__veracity) });
     if (probe?.result) return; // already there from an earlier check of this page
     await ext.scripting.insertCSS({ target: { tabId }, files: ["content/highlight.css"] });
-    await ext.scripting.executeScript({ target: { tabId }, files: ["content/content.js"] });
+    // wording.js first: it sets globalThis.veracityWording, which content.js reads (same file as the web page's).
+    await ext.scripting.executeScript({ target: { tabId }, files: ["lib/wording.js", "content/content.js"] });
   } catch {
     throw new ApiError(
       "page",
@@ -57,7 +58,9 @@ function slimSentence(sentence, toUtf16, chunkStart) {
       reason: v.reason,
       reason_code: v.reason_code,
       method: v.method,
+      driven_by: v.driven_by ?? null,
       evidence: (v.evidence || []).map((e) => ({
+        id: e.id,
         statement: e.statement,
         source_title: e.source_title,
         source_url: e.source_url,

@@ -7,7 +7,12 @@ browser scenario and reports what the browser showed. tests/browser/setup.sh ins
 playwright-core on a fresh machine.
 
 The extension's check is triggered the way the toolbar button does it: by opening its popup (here as a
-tab, `popup.html?tab=<id>`), which asks the service worker to check that tab.
+tab, `popup.html?tab=<id>`), which asks the service worker to check that tab. The extension is loaded from
+the zip `make extension-zip` builds, unpacked, so a file the zip leaves out fails these tests.
+
+Every verdict state (supported, contradicted, mixed, not enough evidence, not covered) comes from a small
+stub API that answers the canned verdicts of tests/browser/fixtures/verdict_states.json: the test corpus
+alone does not produce them all. Both surfaces show those verdicts, and must word them the same way.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import zipfile
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -29,8 +36,10 @@ pytestmark = pytest.mark.browser
 
 SERVER_ENV = {"VERACITY_MAX_BODY_BYTES": "8000"}
 if os.environ.get("VERACITY_SCREENSHOTS") == "1":
-    # The README's screenshots show the default corpus, not the 22-item test fixture.
-    SERVER_ENV["VERACITY_CORPUS_DB"] = str(Path(__file__).resolve().parent.parent / "corpus" / "corpus.db")
+    # The README's screenshots show the default corpus (or VERACITY_CORPUS_DB), not the 22-item test fixture.
+    from veracity.service.settings import default_data_dir
+
+    SERVER_ENV["VERACITY_CORPUS_DB"] = os.environ.get("VERACITY_CORPUS_DB") or str(default_data_dir() / "corpus.db")
 
 TESTS = Path(__file__).parent
 BROWSER = TESTS / "browser"
@@ -59,6 +68,95 @@ def fixture_site():
     httpd.server_close()
 
 
+STATES = json.loads((BROWSER / "fixtures" / "verdict_states.json").read_text(encoding="utf-8"))["sentences"]
+STATES_TEXT = "\n".join(state["text"] for state in STATES)
+STUB_TOPICS = [{"topic": "medications-for-oud", "items": 3}, {"topic": "kratom", "items": 2}]
+
+
+def stub_check(text: str) -> dict:
+    """/v1/check as the stub answers it: the canned verdict of each known sentence found in ``text``."""
+    corpus = {
+        item["id"]: item
+        for item in map(json.loads, (TESTS / "data" / "evidence.jsonl").read_text(encoding="utf-8").splitlines())
+    }
+    fields = ("statement", "source_title", "source_url", "pmid", "doi", "publisher", "year", "study_type", "grade")
+    found = sorted((text.find(state["text"]), state) for state in STATES if state["text"] in text)
+    sentences = []
+    for index, (start, state) in enumerate(found):
+        verdict = dict(state["verdict"], method="stance-combiner")
+        verdict["evidence"] = [
+            {"id": id_, **{k: corpus[id_].get(k) for k in fields}, "score": 0.7, "stance": stance}
+            for id_, stance in verdict["evidence"]
+        ]
+        end = start + len(state["text"])
+        sentence = {"index": index, "text": state["text"], "start": start, "end": end, "kind": "sentence"}
+        sentences.append({**sentence, "claim": None, "checkworthy": True, "priority": 0.5, "verdict": verdict})
+    summary = {"supported": 0, "unsupported": 0, "contradicted": 0, "not_checkworthy": 0}
+    for sentence in sentences:
+        summary[sentence["verdict"]["label"]] += 1
+    return {"ok": True, "sentences": sentences, "summary": summary, "corpus": {"version": "stub", "items": 6}}
+
+
+class StubApi(BaseHTTPRequestHandler):
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 (the base class's name)
+        if self.path == "/v1/health":
+            corpus = {"version": "stub", "items": 6, "topics": STUB_TOPICS}
+            self._send(200, {"ok": True, "status": "ok", "model": {}, "corpus": corpus})
+        else:
+            self._send(404, {"ok": False, "error": {"code": "not_found", "message": "stub", "status": 404}})
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self._send(200, stub_check(body["text"]))
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def stub_api():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StubApi)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def extension_zip(tmp_path_factory):
+    """`make extension-zip` into a temporary folder: the zip's path."""
+    out = tmp_path_factory.mktemp("extension-zip")
+    run = subprocess.run(
+        ["make", "-s", "extension-zip", f"EXTENSION_ZIP_DIR={out}"],
+        cwd=TESTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    [path] = out.glob("*.zip")
+    return path
+
+
+@pytest.fixture(scope="module")
+def unpacked_extension(extension_zip, tmp_path_factory):
+    """The zipped extension, unpacked: what the browser tests load."""
+    out = tmp_path_factory.mktemp("extension-unpacked")
+    with zipfile.ZipFile(extension_zip) as zf:
+        zf.extractall(out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def closed_url():
     """A loopback address where nothing listens: the port stays bound but never accepts."""
@@ -68,7 +166,7 @@ def closed_url():
 
 
 @pytest.fixture(scope="module")
-def report(server, fixture_site, closed_url, seed_text, tmp_path_factory):
+def report(server, fixture_site, closed_url, stub_api, unpacked_extension, seed_text, tmp_path_factory):
     subprocess.run(["sh", str(BROWSER / "setup.sh")], check=True, timeout=900)
     out = tmp_path_factory.mktemp("browser")
     screenshots = {"webpage": out / "webpage.png", "extension": out / "extension-seed.png"}
@@ -77,7 +175,9 @@ def report(server, fixture_site, closed_url, seed_text, tmp_path_factory):
         "apiUrl": server,
         "fixturesUrl": fixture_site,
         "closedUrl": closed_url,
-        "extensionDir": str(EXTENSION),
+        "stubUrl": stub_api,
+        "statesText": STATES_TEXT,
+        "extensionDir": str(unpacked_extension),
         "report": str(out / "report.json"),
         "seedText": seed_text,
         "astralText": ASTRAL_TEXT,
@@ -128,6 +228,22 @@ def checked(body: dict) -> list[dict]:
     return [s for s in body["sentences"] if s["verdict"] is not None]
 
 
+def state_of(verdict: dict) -> str:
+    """The state describeVerdict (wording.js) puts a verdict in."""
+    if verdict["label"] in ("supported", "contradicted"):
+        return verdict["label"]
+    return {"conflicting": "mixed", "not_covered": "not_covered"}.get(verdict["reason_code"], "not_enough")
+
+
+HEADLINES = {
+    "supported": "Supported by ",
+    "contradicted": "Contradicted by ",
+    "mixed": "Mixed evidence (",
+    "not_enough": "Not enough evidence",
+    "not_covered": "Not covered by the corpus",
+}
+
+
 def expected_article_text(seed_text: str) -> str:
     """The seed article as tests/browser/fixtures/seed_article.html shows it: a title, no list markers."""
     lines = [line.removeprefix("- ").removeprefix("– ") for line in seed_text.strip().split("\n")]
@@ -143,13 +259,11 @@ def test_webpage_highlights_every_checked_sentence_with_its_verdict(report, api_
     expected = [(s["index"], s["verdict"]["label"], s["text"]) for s in checked(api)]
     assert expected, "the seed article should have check-worthy sentences"
     assert [(h["index"], h["label"], h["text"]) for h in web["seed"]["highlights"]] == expected
-    icons = {"supported": "✓", "unsupported": "?", "contradicted": "✗"}
-    not_covered = {s["index"] for s in checked(api) if s["verdict"]["reason_code"] == "not_covered"}
+    states = {s["index"]: state_of(s["verdict"]) for s in checked(api)}
     for h in web["seed"]["highlights"]:
         assert f"verdict-{h['label']}" in h["classes"].split()
-        expected_icon = "–" if h["index"] in not_covered else icons[h["label"]]  # "not covered" is its own state
-        assert h["icon"] == expected_icon, "colour is not the only cue"
-        assert h["focusable"]
+        assert h["state"] == states[h["index"]]  # "not covered" is its own state, with its own underline
+        assert not h["badge"] and not h["tabStop"], "quiet highlights: no badge, not a Tab stop each"
     assert web["seed"]["summary"] == api["summary"]
 
 
@@ -157,20 +271,22 @@ def test_webpage_popover_shows_evidence_source_study_type_grade_and_confidence(r
     web = scenario(report, "webpage")
     sentence = next(s for s in api_check(seed_text)["sentences"] if s["index"] == web["popover"]["index"])
     verdict = sentence["verdict"]
-    text = web["popover"]["text"]
-    assert f"{round(verdict['confidence'] * 100)}% confidence" in text
-    for evidence in verdict["evidence"]:
-        assert evidence["source_url"] in web["popover"]["links"]
-        assert evidence["statement"] in text
-        assert f"GRADE: {evidence['grade']}" in text
-        assert f"Study type: {evidence['study_type'].replace('_', ' ')}" in text
+    popover = web["popover"]
+    assert popover["headline"].startswith(HEADLINES[state_of(verdict)])
+    assert popover["detail"].startswith(f"{round(verdict['confidence'] * 100)}% confidence")  # the small line
+    assert f"{round(verdict['confidence'] * 100)}% confidence" in popover["text"]
+    for evidence in verdict["evidence"]:  # all of it in the popover, some behind "More evidence"
+        assert evidence["source_url"] in popover["links"]
+        assert evidence["statement"] in popover["allText"]
+        assert f"GRADE: {evidence['grade']}" in popover["allText"]
+        assert f"Study type: {evidence['study_type'].replace('_', ' ')}" in popover["allText"]
+        assert evidence["id"] not in popover["allText"], "no internal ids such as health-084 in what a reader sees"
 
 
 def test_webpage_sentences_are_reachable_by_keyboard(report):
     keyboard = scenario(report, "webpage")["keyboard"]
     assert keyboard["intoPopover"], "Enter on a sentence moves focus into its evidence"
     assert keyboard["back"] == {"hidden": True, "onSentence": True}, "Escape closes it and returns to the sentence"
-    assert keyboard["tabMovesToNextSentence"]
 
 
 def test_webpage_maps_code_point_offsets_past_astral_characters(report, api_check):
@@ -238,9 +354,12 @@ def test_extension_highlights_seed_article_sentences_with_the_api_verdicts(repor
     expected = [(s["verdict"]["label"], s["text"]) for s in checked(api)]
     assert expected
     assert [(h["label"], h["text"]) for h in seed["highlights"]] == expected
-    for h in seed["highlights"]:
+    states = [state_of(s["verdict"]) for s in checked(api)]
+    for h, state in zip(seed["highlights"], states):
         assert f"veracity-hl-{h['label']}" in h["classes"].split()
-        assert h["focusable"] and h["ariaLabel"].endswith(h["text"])
+        assert f"veracity-hl-state-{state}" in h["classes"].split()
+        assert not h["tabStop"], "highlights are not Tab stops: Alt+J / Alt+K move between them"
+        assert h["ariaLabel"].startswith(HEADLINES[state]) and h["ariaLabel"].endswith(f": {h['text']}")
     crossing = {tag for h in seed["highlights"] if h["marks"] > 1 for tag in h["insideInline"]}
     assert {"a", "em", "strong"} <= crossing, "sentences across links and emphasis are highlighted in pieces"
 
@@ -251,11 +370,12 @@ def test_extension_popover_shows_verdict_confidence_and_evidence_sources(report,
     popover = seed["popover"]
     verdict = sentences[popover["id"]]["verdict"]  # highlight ids count the checked sentences in order
     assert popover["label"] == verdict["label"]
+    assert popover["headline"].startswith(HEADLINES[state_of(verdict)])
     assert f"{round(verdict['confidence'] * 100)}% confidence" in popover["text"]
     for evidence in verdict["evidence"]:
         assert evidence["source_url"] in popover["links"]
-        assert evidence["source_title"] in popover["text"]
-        assert f"GRADE: {evidence['grade']}" in popover["text"]
+        assert evidence["source_title"] in popover["allText"]
+        assert f"GRADE: {evidence['grade']}" in popover["allText"]
 
 
 def test_extension_popup_shows_the_summary_and_api_status(report, api_check, server):
@@ -319,6 +439,140 @@ def test_extension_says_when_a_page_has_no_readable_text(report):
     failures = scenario(report, "extensionFailures")
     assert "No readable text on this page" in failures["noText"]
     assert "no readable text" in failures["noTextPopup"]["state"]
+
+
+# ---- Verdicts in words, the same on both surfaces (the stub API's six states) -----------------------
+
+# Per state, in page order: headline, strength chip, the evidence shown before "More evidence" with each
+# item's chip, and the toggle. The deciding item is never first in the API's list, so order is tested.
+EXPECTED_STATES = [
+    ("Supported by strong evidence", "strong", [("opioids-013", "Supports this")], "More evidence (2)"),
+    ("Contradicted by moderate evidence", "moderate", [("kratom-016", "Contradicts this")], "More evidence (1)"),
+    (
+        "Mixed evidence (1 for, 1 against)",
+        None,
+        [("opioids-001", "Supports this"), ("opioids-009", "Contradicts this")],
+        "More evidence (1)",
+    ),
+    ("Not enough evidence", "weak", [("kratom-004", "Supports this")], "More evidence (1)"),
+    ("Not enough evidence", None, [("opioids-021", "Takes no side")], "More evidence (1)"),
+    ("Not covered by the corpus", None, [], "More evidence (2)"),
+]
+SURFACES = ("webpageStates", "extensionStates")
+
+
+def worded(popover: dict) -> tuple:
+    shown = [(item["id"], item["chip"]) for item in popover["items"] if item["visible"]]
+    return popover["headline"], popover["strength"], shown, popover["toggle"]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_each_verdict_state_is_worded_with_its_strength_and_deciding_evidence_first(report, surface):
+    walk = scenario(report, surface)
+    assert [worded(p) for p in walk["popovers"]] == EXPECTED_STATES
+    supported, contradicted = walk["popovers"][:2]
+    assert supported["detail"] == "82% confidence · deciding evidence: GRADE high"
+    assert contradicted["detail"].startswith("44% confidence · deciding evidence: GRADE high · one step weaker")
+    assert supported["reason"] == (
+        "“Buprenorphine maintenance versus placebo or methadone maintenance for…” "
+        "(Cochrane Database of Systematic Reviews, 2014) supports it."
+    )
+    for popover, state in zip(walk["popovers"], STATES):
+        ids = [e[0] for e in state["verdict"]["evidence"]]
+        assert not any(i in popover["text"] for i in ids), f"an internal id in: {popover['text']}"
+        assert popover["close"] == {"visible": True, "label": "Close the evidence"}
+
+
+def test_the_web_page_and_the_extension_word_every_verdict_identically(report):
+    web, ext = (scenario(report, surface)["popovers"] for surface in SURFACES)
+    fields = ("headline", "strength", "detail", "reason", "items", "toggle")
+    assert [{f: p[f] for f in fields} for p in web] == [{f: p[f] for f in fields} for p in ext]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_more_evidence_opens_the_rest_and_the_close_button_and_escape_close_the_popover(report, surface):
+    walk = scenario(report, surface)
+    assert [i["visible"] for i in walk["beforeToggle"]["items"]] == [True, False, False]
+    assert [i["visible"] for i in walk["afterToggle"]["items"]] == [True, True, True]
+    assert walk["afterToggle"]["toggle"] == "Less evidence (2)"
+    assert walk["closedByButton"] == {"shown": False, "focusedClaim": 0}, "✕ closes and focus returns to the claim"
+    assert walk["closedByEscape"] == {"openBefore": True, "shown": False, "focusedClaim": 1}
+    assert walk["escapeFromInside"] == {"openBefore": True, "shown": False, "focusedClaim": 1}
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_next_and_previous_claim_move_focus_between_highlights_that_are_not_tab_stops(report, surface):
+    walk = scenario(report, surface)
+    assert walk["order"] == [0, 1, 2, 3, 4, 5], "the shortcut visits every claim in reading order"
+    assert all(p["shown"] for p in walk["popovers"]), "the focused claim's evidence opens"
+    assert (walk["wrapsToFirst"], walk["previousIsLast"], walk["buttonMovesToFirst"]) == (0, 5, 0)
+    assert walk["tabLandsOnClaim"] is False
+    assert walk["shortcutInField"]["stillInField"] is True, "typing in a field is left alone"
+    if surface == "webpageStates":
+        assert (walk["altJ"], walk["altK"]) == (1, 0)  # Alt+J / Alt+K as well as n / p
+    else:
+        assert walk["plainN"] == 0, "the extension takes no single-letter keys from the page"
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_highlights_are_quiet_and_only_contradicted_is_a_red_wavy_underline(report, surface):
+    marks = scenario(report, surface)["marks"]
+    assert [m["state"] for m in marks] == [
+        "supported",
+        "contradicted",
+        "mixed",
+        "not_enough",
+        "not_enough",
+        "not_covered",
+    ]
+    red = "rgb(185, 28, 28)"
+    for mark in marks:
+        assert mark["underline"] == "underline" and mark["thickness"] <= 1.5
+        assert not mark["badge"] and not mark["tabStop"]
+        if mark["state"] == "contradicted":
+            assert (mark["decoration"], mark["color"]) == ("wavy", red)
+        else:
+            assert mark["decoration"] != "wavy" and mark["color"] != red
+    styles = {m["state"]: m["decoration"] for m in marks}
+    assert styles == {
+        "supported": "solid",
+        "contradicted": "wavy",
+        "mixed": "dashed",
+        "not_enough": "dotted",
+        "not_covered": "dotted",
+    }
+    not_enough, not_covered = (
+        next(m["color"] for m in marks if m["state"] == s) for s in ("not_enough", "not_covered")
+    )
+    assert not_covered != not_enough, "not covered is neutral grey, its own state"
+    assert scenario(report, surface)["pageErrors"] == []
+
+
+def test_the_page_and_the_popup_say_what_the_corpus_covers(report, server):
+    health = httpx.get(server + "/v1/health", timeout=30).json()["corpus"]
+    topics = [re.sub(r"-(?!\d)", " ", t["topic"]) for t in health["topics"][:6]]  # "covid-19 vaccines"
+    web = scenario(report, "webpage")["scope"]
+    popup = scenario(report, "extensionSeed")["popup"]["scope"]
+    assert web == popup, "the same words on both surfaces"
+    assert web.startswith(f"The evidence corpus has {health['items']:,} items, mostly on {', '.join(topics[:-1])}")
+    assert web.endswith("Claims on other topics come back as “Not covered by the corpus”.")
+
+
+def test_describe_verdict_passes_its_node_unit_tests_in_both_copies():
+    # tests/test_web.py checks that the two copies are byte-identical; this runs them on the same verdicts.
+    run = subprocess.run(
+        ["node", "--test", "wording.test.mjs"], cwd=BROWSER, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_make_extension_zip_packs_the_extension_with_its_version(extension_zip):
+    version = json.loads((EXTENSION / "manifest.json").read_text(encoding="utf-8"))["version"]
+    assert extension_zip.name == f"veracity-extension-{version}.zip"
+    files = sorted(p.relative_to(EXTENSION).as_posix() for p in EXTENSION.rglob("*") if p.is_file())
+    with zipfile.ZipFile(extension_zip) as zf:
+        assert sorted(zf.namelist()) == files  # manifest.json at the root, nothing from outside extension/
+        assert json.loads(zf.read("manifest.json"))["version"] == version
 
 
 def test_screenshots_are_taken_for_the_readme(report):

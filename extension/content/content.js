@@ -10,19 +10,14 @@
   if (globalThis.__veracity) return;
   const ext = globalThis.browser ?? globalThis.chrome;
 
+  // The words for a verdict: lib/wording.js (describeVerdict), injected just before this file; the web page
+  // serves an identical copy.
+  const { describeVerdict } = globalThis.veracityWording;
   const LABELS = {
-    supported: { icon: "✓", name: "Supported" },
-    unsupported: { icon: "?", name: "Unsupported" },
-    contradicted: { icon: "✗", name: "Contradicted" },
+    supported: { icon: "✓" },
+    unsupported: { icon: "?" },
+    contradicted: { icon: "✗" },
   };
-  // What an "unsupported" rests on (the API's reason_code), so the label never contradicts the evidence shown under it.
-  const UNSUPPORTED_BECAUSE = {
-    not_covered: { icon: "–", name: "Not covered by the evidence corpus" },
-    conflicting: { icon: "?", name: "Unsupported: the evidence conflicts" },
-    weak_evidence_only: { icon: "?", name: "Unsupported: only very-low-certainty evidence supports it" },
-    no_side: { icon: "?", name: "Unsupported: the evidence found takes no side" },
-  };
-  const labelInfo = (v) => (v.label === "unsupported" && UNSUPPORTED_BECAUSE[v.reason_code]) || LABELS[v.label];
   const HL = "veracity-hl";
 
   // ---- Text extraction ---------------------------------------------------------------------------
@@ -243,28 +238,27 @@
       }
       const id = nextId++;
       const label = sentence.verdict.label;
+      const words = describeVerdict(sentence.verdict);
       const made = [];
       for (const range of ranges) {
         made.push(
           ...wrap(range, () => {
             const mark = document.createElement(HL);
-            mark.className = `${HL} ${HL}-${label}`;
+            mark.className = `${HL} ${HL}-${label} ${HL}-state-${words.state}`;
             mark.dataset.veracitySentence = String(id);
             mark.dataset.veracityLabel = label;
+            mark.dataset.veracityState = words.state;
             return mark;
           }),
         );
       }
       const first = made[0];
       first.dataset.veracityFirst = "";
-      first.tabIndex = 0;
+      first.tabIndex = -1; // not a Tab stop each: Next / Previous claim (Alt+J / Alt+K) move focus here
       first.setAttribute("role", "button");
       first.setAttribute("aria-haspopup", "dialog");
       first.setAttribute("aria-expanded", "false");
-      first.setAttribute(
-        "aria-label",
-        `${labelInfo(sentence.verdict).name}, ${Math.round(sentence.verdict.confidence * 100)}% confidence: ${collapse(sentence.text)}`,
-      );
+      first.setAttribute("aria-label", `${words.headline}: ${collapse(sentence.text)}`);
       marks.push(...made);
       sentences.set(id, { ...sentence, marks: made });
       placed += 1;
@@ -316,24 +310,34 @@
     .counts { display: flex; flex-wrap: wrap; gap: 2px 14px; margin: 4px 0 0; padding: 0; list-style: none; }
     .counts li { margin: 0; }
     .popover { width: min(460px, calc(100vw - 16px)); max-height: min(60vh, 420px); overflow: auto; padding: 12px 14px; }
-    .verdict { display: flex; align-items: baseline; gap: 8px; margin: 0 0 6px; font-size: 15px; font-weight: 700; }
+    .popover-head { display: flex; align-items: flex-start; gap: 8px; }
+    .verdict { flex: 1; display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 8px; margin: 0 0 2px; font-size: 15px; font-weight: 700; }
     .badge { display: inline-block; min-width: 1.6em; text-align: center; border-radius: 4px; padding: 0 4px; border: 1px solid currentColor; }
-    .supported { color: #0b5d1e; }
-    .unsupported { color: #7a4100; }
-    .contradicted { color: #a4001d; }
-    .confidence { font-weight: 400; color: #333; }
+    .supported, .state-supported, .stance-supports { color: #0b5d1e; }
+    .unsupported, .state-not_enough, .state-mixed { color: #7a4100; }
+    .contradicted, .state-contradicted, .stance-contradicts { color: #a4001d; }
+    .state-not_covered { color: #1a1a1a; }
+    .chip { display: inline-block; padding: 0 8px; border: 1px solid currentColor; border-radius: 999px; font-size: 12px; font-weight: 600; line-height: 1.6; }
+    .chip.strength, .chip.stance-neutral { color: #3d3d3d; }
+    .detail { margin: 0 0 8px; color: #3d3d3d; font-size: 12px; }
     .reason { margin: 0 0 8px; color: #333; }
     .popover ol { margin: 0; padding-left: 20px; }
     .popover li { margin: 0 0 10px; }
     .statement { margin: 0 0 2px; }
     .meta { margin: 0; color: #3d3d3d; font-size: 13px; }
+    .stance-line { margin: 0 0 2px; }
+    .more { margin: 0 0 8px; font-size: 13px; }
     a { color: #0b4fc2; text-decoration: underline; }
     .close { float: right; margin-left: 8px; }
+    .popover .close { float: none; flex: none; }
     @media (prefers-color-scheme: dark) {
       .banner, .popover { color: #ececec; background: #1b1d20; border-color: #5a5f66; }
       button { background: #2b2e33; color: #ececec; border-color: #777; }
-      .supported { color: #4ade80; } .unsupported { color: #fbbf24; } .contradicted { color: #fca5a5; }
-      .confidence, .reason, .meta { color: #c2c2c2; }
+      .supported, .state-supported, .stance-supports { color: #4ade80; }
+      .unsupported, .state-not_enough, .state-mixed { color: #fbbf24; }
+      .contradicted, .state-contradicted, .stance-contradicts { color: #fca5a5; }
+      .state-not_covered { color: #ececec; }
+      .reason, .meta, .detail, .chip.strength, .chip.stance-neutral { color: #c2c2c2; }
       a { color: #8ab4ff; }
     }
   `;
@@ -423,14 +427,18 @@
     const note = `${placed} sentence${placed === 1 ? "" : "s"} highlighted` +
       (unplaced ? `; ${unplaced} could not be placed because the page changed` : "") +
       (chunks > 1 ? `; sent in ${chunks} parts` : "") +
-      ". Hover or focus a highlight (Tab) for its evidence.";
+      ". Hover a highlight for its evidence, or move between claims with Alt+J (next) and Alt+K (previous).";
     parts.push(el("p", {}, note));
+    const previous = el("button", { type: "button", class: "previous-claim" }, "Previous claim");
+    const next = el("button", { type: "button", class: "next-claim" }, "Next claim");
+    previous.addEventListener("click", () => moveClaim(-1));
+    next.addEventListener("click", () => moveClaim(1));
     const clearButton = el("button", { type: "button" }, "Clear highlights");
     clearButton.addEventListener("click", () => {
       clear();
       ext.runtime.sendMessage({ type: "veracity:cleared" });
     });
-    parts.push(el("div", { class: "actions" }, clearButton));
+    parts.push(el("div", { class: "actions" }, ...(placed ? [previous, next] : []), clearButton));
     showBanner("done", "Veracity checked this page", ...parts);
     return true;
   }
@@ -459,8 +467,10 @@
   let shownAnchor = null;
   let hideTimer = null;
 
-  function evidenceItem(e) {
-    const item = el("li", {});
+  function evidenceItem(e, chip, deciding) {
+    const item = el("li", deciding ? { class: "deciding" } : {});
+    if (e.id) item.dataset.id = e.id;
+    if (chip) item.append(el("p", { class: "stance-line" }, el("span", { class: `chip stance-${e.stance}` }, chip)));
     item.append(el("p", { class: "statement" }, e.statement || ""));
     const source = el("p", { class: "meta" });
     const url = safeUrl(e.source_url);
@@ -472,7 +482,6 @@
     const facts = [];
     if (e.study_type) facts.push(`Study type: ${String(e.study_type).replace(/_/g, " ")}`);
     if (e.grade) facts.push(`GRADE: ${e.grade}`);
-    if (e.stance) facts.push(`Stance: ${e.stance}`);
     if (typeof e.score === "number") facts.push(`Similarity: ${e.score.toFixed(2)}`);
     const ids = el("p", { class: "meta" }, facts.join(" · "));
     if (e.doi) ids.append(" · ", link(`https://doi.org/${encodeURI(e.doi)}`, `DOI ${e.doi}`));
@@ -483,29 +492,46 @@
 
   function fillPopover(sentence) {
     const { verdict } = sentence;
-    const info = labelInfo(verdict);
+    const words = describeVerdict(verdict);
     const pop = ui.popover;
     pop.replaceChildren();
     pop.dataset.label = verdict.label;
-    pop.append(
-      el(
-        "p",
-        { class: `verdict ${verdict.label}` },
-        el("span", { class: "badge", "aria-hidden": "true" }, info.icon),
-        el("span", {}, info.name),
-        el("span", { class: "confidence" }, `${Math.round(verdict.confidence * 100)}% confidence`),
-      ),
+    pop.dataset.state = words.state;
+    const heading = el(
+      "p",
+      { class: `verdict state-${words.state}`, id: "veracity-heading" },
+      el("span", { class: "badge", "aria-hidden": "true" }, words.icon),
+      el("span", { class: "headline" }, words.headline),
     );
-    if (sentence.claim) pop.append(el("p", { class: "reason" }, `Checked as: “${sentence.claim}”`));
-    if (verdict.reason) pop.append(el("p", { class: "reason" }, verdict.reason));
-    const evidence = verdict.evidence || [];
-    if (evidence.length) {
-      const list = el("ol", { "aria-label": "Evidence" });
-      for (const e of evidence) list.append(evidenceItem(e));
-      pop.append(list);
-    } else {
-      pop.append(el("p", { class: "meta" }, "No evidence in the corpus matched this sentence."));
+    if (words.strength) {
+      heading.append(
+        el("span", { class: `chip strength strength-${words.strength}`, title: "Evidence strength: from the deciding evidence's GRADE certainty" }, words.strength),
+      );
     }
+    const close = el("button", { type: "button", class: "close", "aria-label": "Close the evidence" }, "✕");
+    close.addEventListener("click", closePopover);
+    pop.append(el("div", { class: "popover-head" }, heading, close), el("p", { class: "detail" }, words.detail));
+    pop.setAttribute("aria-labelledby", "veracity-heading");
+    if (sentence.claim) pop.append(el("p", { class: "reason" }, `Checked as: “${sentence.claim}”`));
+    pop.append(el("p", { class: "reason why" }, words.reason));
+    const evidence = verdict.evidence || [];
+    const items = words.items.map((i) => evidenceItem(evidence[i.index], i.chip, i.deciding));
+    if (words.shown) pop.append(el("ol", { class: "evidence", "aria-label": "Deciding evidence" }, ...items.slice(0, words.shown)));
+    const more = items.slice(words.shown);
+    if (more.length) {
+      const list = el("ol", { class: "evidence", id: "veracity-more", "aria-label": "More evidence", start: String(words.shown + 1) }, ...more);
+      list.hidden = true;
+      const label = `More evidence (${more.length})`;
+      const toggle = el("button", { type: "button", class: "more", "aria-expanded": "false", "aria-controls": "veracity-more" }, label);
+      toggle.addEventListener("click", () => {
+        list.hidden = !list.hidden;
+        toggle.setAttribute("aria-expanded", String(!list.hidden));
+        toggle.textContent = list.hidden ? label : `Less evidence (${more.length})`;
+        if (shownAnchor) place(shownAnchor);
+      });
+      pop.append(toggle, list);
+    }
+    if (!evidence.length) pop.append(el("p", { class: "meta" }, "No evidence in the corpus matched this sentence."));
   }
 
   function place(anchor) {
@@ -557,6 +583,32 @@
 
   const markOf = (target) => (target instanceof Element ? target.closest(HL) : null);
   const idOf = (mark) => Number(mark.dataset.veracitySentence);
+  let quietFocus = false; // focus went back to the sentence after a close: keep the popover dismissed
+
+  /** Close (the ✕ button, Escape): hide the evidence and, if focus was in it, return focus to the sentence. */
+  function closePopover() {
+    if (shownId === null) return;
+    const back = sentences.get(shownId)?.marks[0];
+    const hadFocus = document.activeElement === ui.host;
+    hidePopover();
+    if (back && hadFocus) {
+      quietFocus = true;
+      back.focus();
+    }
+  }
+
+  /** Focus the next (step 1) or previous (-1) highlighted claim, which opens its evidence. */
+  function moveClaim(step) {
+    const ids = [...sentences.keys()].sort((a, b) => a - b);
+    if (!ids.length) return;
+    const active = markOf(document.activeElement);
+    const current = ids.indexOf(active ? idOf(active) : shownId);
+    const next = current === -1 ? (step > 0 ? 0 : ids.length - 1) : (current + step + ids.length) % ids.length;
+    sentences.get(ids[next]).marks[0].focus();
+  }
+
+  const editable = (target) =>
+    target instanceof Element && (target.closest("input, textarea, select, [contenteditable]") !== null || target.isContentEditable);
 
   document.addEventListener("mouseover", (event) => {
     const mark = markOf(event.target);
@@ -566,7 +618,6 @@
     const mark = markOf(event.target);
     if (mark && !markOf(event.relatedTarget)) hideSoon();
   }, true);
-  let quietFocus = false; // Escape returned focus to the sentence: keep the popover dismissed
   document.addEventListener("focusin", (event) => {
     const mark = markOf(event.target);
     if (mark && !quietFocus) showPopover(idOf(mark), mark);
@@ -577,30 +628,33 @@
     if (mark && event.relatedTarget !== ui.host) hideSoon();
   }, true);
   document.addEventListener("keydown", (event) => {
+    if (!sentences.size || event.ctrlKey || event.metaKey) return;
+    if (event.key === "Escape" && shownId !== null) {
+      closePopover();
+      return;
+    }
+    // Alt+J / Alt+K only: single letters would take over the page's own shortcuts.
+    if (event.altKey && (event.code === "KeyJ" || event.code === "KeyK") && !editable(event.composedPath()[0])) {
+      event.preventDefault();
+      event.stopPropagation();
+      moveClaim(event.code === "KeyJ" ? 1 : -1);
+      return;
+    }
     const mark = markOf(event.target);
-    if (!mark) return;
-    if (event.key === "Enter" || event.key === " ") {
+    if (mark && (event.key === "Enter" || event.key === " ")) {
       event.preventDefault(); // Enter opens the evidence rather than following a link the sentence sits in
       showPopover(idOf(mark), mark);
       ui.popover.focus();
-    } else if (event.key === "Escape") {
-      hidePopover();
     }
   }, true);
   ui.popover.addEventListener("mouseenter", () => clearTimeout(hideTimer));
-  ui.popover.addEventListener("mouseleave", hideSoon);
+  ui.popover.addEventListener("mouseleave", () => {
+    if (document.activeElement !== ui.host) hideSoon();
+  });
   ui.popover.addEventListener("focusout", (event) => {
     if (!ui.popover.contains(event.relatedTarget)) hideSoon();
   });
   ui.popover.addEventListener("focusin", () => clearTimeout(hideTimer));
-  ui.popover.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && shownId !== null) {
-      const back = sentences.get(shownId)?.marks[0];
-      hidePopover();
-      quietFocus = Boolean(back);
-      back?.focus();
-    }
-  });
   const follow = () => {
     if (shownAnchor) place(shownAnchor);
   };

@@ -56,9 +56,11 @@ async function showApiStatus() {
     status.dataset.state = "ok";
     const items = health.corpus?.items;
     status.textContent = `API ready at ${settings.apiUrl}` + (items !== undefined ? ` (${items} evidence items)` : "");
+    $("scope").textContent = globalThis.veracityWording.describeScope(health.corpus); // lib/wording.js, as the web page
   } catch (error) {
     status.dataset.state = "error";
     status.textContent = error.message;
+    $("scope").textContent = "";
   }
 }
 

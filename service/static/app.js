@@ -1,19 +1,9 @@
 // The web page: send the pasted text to POST /v1/check and show every sentence by verdict.
 // No framework and no build step; all text from the API is set with textContent, never as HTML.
+// The words for a verdict come from wording.js (describeVerdict), the same file the extension bundles.
 
-const LABELS = {
-  supported: { icon: "✓", name: "Supported" },
-  unsupported: { icon: "?", name: "Unsupported" },
-  contradicted: { icon: "✗", name: "Contradicted" },
-};
-// What an "unsupported" rests on (the API's reason_code), so the label never contradicts the evidence shown under it.
-const UNSUPPORTED_BECAUSE = {
-  not_covered: { icon: "–", name: "Not covered by the evidence corpus" },
-  conflicting: { icon: "?", name: "Unsupported: the evidence conflicts" },
-  weak_evidence_only: { icon: "?", name: "Unsupported: only very-low-certainty evidence supports it" },
-  no_side: { icon: "?", name: "Unsupported: the evidence found takes no side" },
-};
-const labelInfo = (v) => (v.label === "unsupported" && UNSUPPORTED_BECAUSE[v.reason_code]) || LABELS[v.label];
+const { describeVerdict, describeScope } = globalThis.veracityWording;
+const LABELS = ["supported", "unsupported", "contradicted"];
 
 const $ = (id) => document.getElementById(id);
 const form = $("check-form");
@@ -102,25 +92,25 @@ function render(text, body) {
     const end = toUtf16(s.end);
     if (start > cursor) parts.push(text.slice(cursor, start));
     const sentenceText = text.slice(start, end);
-    if (s.verdict && LABELS[s.verdict.label]) {
-      const info = labelInfo(s.verdict);
-      const confidence = Math.round(s.verdict.confidence * 100);
+    if (s.verdict && LABELS.includes(s.verdict.label)) {
+      const words = describeVerdict(s.verdict);
       sentences.set(s.index, s);
+      // Not a Tab stop each: "Next claim" / "Previous claim" (buttons, n / p, Alt+J / Alt+K) move focus here.
       parts.push(
         el(
           "span",
           {
-            class: `sentence verdict-${s.verdict.label}`,
+            class: `sentence verdict-${s.verdict.label} state-${words.state}`,
             "data-index": String(s.index),
             "data-label": s.verdict.label,
-            tabindex: "0",
+            "data-state": words.state,
+            tabindex: "-1",
             role: "button",
             "aria-haspopup": "dialog",
             "aria-expanded": "false",
             "aria-controls": "evidence-popover",
           },
-          el("span", { class: "icon", "aria-hidden": "true" }, info.icon),
-          el("span", { class: "visually-hidden" }, `${info.name}, ${confidence}% confidence: `),
+          el("span", { class: "visually-hidden" }, `${words.headline}: `),
           el("span", { class: "sentence-text" }, sentenceText),
         ),
       );
@@ -163,7 +153,10 @@ function safeUrl(raw) {
 
 const link = (href, text) => el("a", { href, target: "_blank", rel: "noopener noreferrer" }, text);
 
-function evidenceItem(e) {
+function evidenceItem(e, chip, deciding) {
+  const item = el("li", { class: deciding ? "deciding" : "" });
+  if (e.id) item.dataset.id = e.id;
+  if (chip) item.append(el("p", { class: "stance-line" }, el("span", { class: `chip stance-${e.stance}` }, chip)));
   const url = safeUrl(e.source_url);
   const title = e.source_title || e.source_url || "Source";
   const source = el("p", { class: "source" }, url ? link(url, title) : title);
@@ -172,34 +165,53 @@ function evidenceItem(e) {
   const facts = [];
   if (e.study_type) facts.push(`Study type: ${String(e.study_type).replace(/_/g, " ")}`);
   if (e.grade) facts.push(`GRADE: ${e.grade}`);
-  if (e.stance) facts.push(`Stance: ${e.stance}`);
   if (typeof e.score === "number") facts.push(`Similarity: ${e.score.toFixed(2)}`);
   const factLine = el("p", { class: "facts" }, facts.join(" · "));
   if (e.doi) factLine.append(" · ", link(`https://doi.org/${encodeURI(e.doi)}`, `DOI ${e.doi}`));
   if (e.pmid) factLine.append(" · ", link(`https://pubmed.ncbi.nlm.nih.gov/${encodeURIComponent(e.pmid)}/`, `PMID ${e.pmid}`));
-  return el("li", {}, el("p", { class: "statement" }, e.statement || ""), source, factLine);
+  item.append(el("p", { class: "statement" }, e.statement || ""), source, factLine);
+  return item;
 }
 
 function fillPopover(s) {
   const v = s.verdict;
-  const info = labelInfo(v);
-  const parts = [
-    el(
-      "p",
-      { class: `verdict verdict-${v.label}` },
-      el("span", { class: "icon", "aria-hidden": "true" }, info.icon),
-      el("span", {}, info.name),
-      el("span", { class: "confidence" }, `${Math.round(v.confidence * 100)}% confidence`),
-    ),
-  ];
-  if (s.claim) parts.push(el("p", { class: "claim" }, `Checked as: “${s.claim}”`));
-  if (v.reason) parts.push(el("p", { class: "reason" }, v.reason));
-  if (v.evidence?.length) {
-    parts.push(el("ol", { "aria-label": "Evidence" }, ...v.evidence.map(evidenceItem)));
-  } else {
-    parts.push(el("p", { class: "reason" }, "No evidence in the corpus matched this sentence."));
+  const words = describeVerdict(v);
+  const heading = el(
+    "p",
+    { class: `verdict state-${words.state}`, id: "evidence-heading" },
+    el("span", { class: "icon", "aria-hidden": "true" }, words.icon),
+    el("span", { class: "headline" }, words.headline),
+  );
+  if (words.strength) {
+    heading.append(
+      el("span", { class: `chip strength strength-${words.strength}`, title: "Evidence strength: from the deciding evidence's GRADE certainty" }, words.strength),
+    );
   }
+  const close = el("button", { type: "button", class: "close", "aria-label": "Close the evidence" }, "✕");
+  close.addEventListener("click", closePopover);
+  const parts = [el("div", { class: "popover-head" }, heading, close), el("p", { class: "detail" }, words.detail)];
+  if (s.claim) parts.push(el("p", { class: "claim" }, `Checked as: “${s.claim}”`));
+  parts.push(el("p", { class: "reason why" }, words.reason));
+  const evidence = v.evidence || [];
+  const items = words.items.map((i) => evidenceItem(evidence[i.index], i.chip, i.deciding));
+  if (words.shown) parts.push(el("ol", { class: "evidence", "aria-label": "Deciding evidence" }, ...items.slice(0, words.shown)));
+  const more = items.slice(words.shown);
+  if (more.length) {
+    const list = el("ol", { class: "evidence", id: "more-evidence", "aria-label": "More evidence", start: String(words.shown + 1) }, ...more);
+    list.hidden = true;
+    const label = `More evidence (${more.length})`;
+    const toggle = el("button", { type: "button", class: "more", "aria-expanded": "false", "aria-controls": "more-evidence" }, label);
+    toggle.addEventListener("click", () => {
+      list.hidden = !list.hidden;
+      toggle.setAttribute("aria-expanded", String(!list.hidden));
+      toggle.textContent = list.hidden ? label : `Less evidence (${more.length})`;
+      if (open) place(open);
+    });
+    parts.push(toggle, list);
+  }
+  if (!evidence.length) parts.push(el("p", { class: "reason" }, "No evidence in the corpus matched this sentence."));
   popover.replaceChildren(...parts);
+  popover.setAttribute("aria-labelledby", "evidence-heading");
 }
 
 function showPopover(span) {
@@ -211,6 +223,10 @@ function showPopover(span) {
     span.setAttribute("aria-expanded", "true");
   }
   popover.hidden = false;
+  place(span);
+}
+
+function place(span) {
   const box = span.getBoundingClientRect();
   const width = popover.offsetWidth;
   const height = popover.offsetHeight;
@@ -228,12 +244,55 @@ function hidePopover() {
   popover.hidden = true;
 }
 
+let quietFocus = false; // focus went back to the sentence after a close: keep the popover dismissed
+
+/** Close (the ✕ button, Escape): hide the evidence and, if focus was in it, return focus to the sentence. */
+function closePopover() {
+  const back = open;
+  const hadFocus = popover.contains(document.activeElement);
+  hidePopover();
+  if (back && hadFocus) {
+    quietFocus = true;
+    back.focus();
+  }
+}
+
 function hideSoon() {
   clearTimeout(hideTimer);
   hideTimer = setTimeout(hidePopover, 250);
 }
 
-const sentenceOf = (target) => (target instanceof Element ? target.closest(".sentence[tabindex]") : null);
+const sentenceOf = (target) => (target instanceof Element ? target.closest(".sentence[data-label]") : null);
+
+// ---- Moving between claims: "Next claim" / "Previous claim", n / p, Alt+J / Alt+K ------------------
+
+function moveClaim(step) {
+  const claims = [...docView.querySelectorAll(".sentence[data-label]")];
+  if (!claims.length || results.hidden) return;
+  const current = claims.indexOf(sentenceOf(document.activeElement) ?? open);
+  const next = current === -1 ? (step > 0 ? 0 : claims.length - 1) : (current + step + claims.length) % claims.length;
+  claims[next].focus();
+}
+
+const editable = (target) =>
+  target instanceof Element && (target.closest("input, textarea, select, [contenteditable]") !== null || target.isContentEditable);
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.defaultPrevented) return;
+  if (event.key === "Escape" && !popover.hidden) {
+    closePopover();
+    return;
+  }
+  if (editable(event.target)) return;
+  const next = event.altKey ? event.code === "KeyJ" : !event.shiftKey && event.key === "n";
+  const previous = event.altKey ? event.code === "KeyK" : !event.shiftKey && event.key === "p";
+  if (next || previous) {
+    event.preventDefault();
+    moveClaim(next ? 1 : -1);
+  }
+});
+$("next-claim").addEventListener("click", () => moveClaim(1));
+$("previous-claim").addEventListener("click", () => moveClaim(-1));
 
 docView.addEventListener("mouseover", (event) => {
   const span = sentenceOf(event.target);
@@ -242,7 +301,6 @@ docView.addEventListener("mouseover", (event) => {
 docView.addEventListener("mouseout", (event) => {
   if (sentenceOf(event.target) && !popover.contains(event.relatedTarget)) hideSoon();
 });
-let quietFocus = false; // Escape returned focus to the sentence: keep the popover dismissed
 docView.addEventListener("focusin", (event) => {
   const span = sentenceOf(event.target);
   if (span && !quietFocus) showPopover(span);
@@ -258,24 +316,29 @@ docView.addEventListener("keydown", (event) => {
     event.preventDefault();
     showPopover(span);
     popover.focus();
-  } else if (event.key === "Escape") {
-    hidePopover();
   }
 });
-docView.addEventListener("scroll", () => open && showPopover(open), { passive: true });
+docView.addEventListener("scroll", () => open && place(open), { passive: true });
 popover.addEventListener("mouseenter", () => clearTimeout(hideTimer));
-popover.addEventListener("mouseleave", hideSoon);
+popover.addEventListener("mouseleave", () => {
+  if (!popover.contains(document.activeElement)) hideSoon();
+});
 popover.addEventListener("focusin", () => clearTimeout(hideTimer));
 popover.addEventListener("focusout", (event) => {
   if (!popover.contains(event.relatedTarget) && event.relatedTarget !== open) hideSoon();
 });
-popover.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") {
-    const back = open;
-    hidePopover();
-    quietFocus = Boolean(back);
-    back?.focus();
+
+// ---- What the corpus covers, before anything is checked --------------------------------------------
+
+async function showScope() {
+  try {
+    const response = await fetch("v1/health", { headers: { Accept: "application/json" } });
+    const body = await response.json();
+    if (body?.ok) $("scope").textContent = describeScope(body.corpus);
+  } catch {
+    // The check itself says when the server cannot be reached.
   }
-});
+}
 
 form.addEventListener("submit", check);
+showScope();

@@ -14,7 +14,38 @@ const report = {};
 const TIMEOUT_MS = 120_000; // generous: the machine may be busy with other work
 
 async function scenario(name, run) {
-  const started = Date.now();
+  /** Every verdict state in the extension, from the stub API: the same canned verdicts as webpageStates. */
+async function extensionStates(ext, h) {
+  await h.setApiUrl(config.stubUrl);
+  const { page, tabId, errors } = await h.openFixture("verdict_states.html");
+  const popup = await h.openPopup(tabId);
+  await h.waitForBanner(page, "done");
+  await popup.close();
+  await page.bringToFront();
+  const marks = await page.locator("veracity-hl[data-veracity-first]").evaluateAll(readMarks);
+  const key = (combo) => () => page.keyboard.press(combo);
+  const walk = await walkClaims(page, {
+    popover: "veracity-ui .popover",
+    claims: "veracity-hl[data-veracity-first]",
+    focusedClaim: () => {
+      const active = document.activeElement;
+      return active?.localName === "veracity-hl" ? Number(active.dataset.veracitySentence) : null;
+    },
+    next: key("Alt+KeyJ"),
+    previous: key("Alt+KeyK"),
+    nextButton: "veracity-ui .banner button.next-claim",
+    input: "#page-input",
+  });
+  // A single letter stays the page's: "n" does not move between claims in the extension.
+  await page.locator("veracity-hl[data-veracity-first]").first().focus();
+  await page.keyboard.press("n");
+  const plainN = await page.evaluate(() => Number(document.activeElement?.dataset?.veracitySentence ?? -1));
+  await page.close();
+  await h.setApiUrl(config.apiUrl);
+  return { marks, ...walk, plainN, pageErrors: errors };
+}
+
+const started = Date.now();
   try {
     report[name] = await run();
   } catch (error) {
@@ -34,6 +65,100 @@ const launchArgs = [
   "--force-color-profile=srgb",
 ];
 
+// ---- In-page readers, the same for both surfaces (each runs inside the page, so each is self-contained) ----
+
+/** What an evidence popover shows: the verdict in words, its chips, the evidence order and what is visible. */
+function readPopover(pop) {
+  const close = pop.querySelector("button.close");
+  return {
+    shown: pop.checkVisibility(),
+    headline: pop.querySelector(".headline")?.textContent ?? null,
+    strength: pop.querySelector(".chip.strength")?.textContent ?? null,
+    detail: pop.querySelector(".detail")?.textContent ?? null,
+    reason: pop.querySelector(".why")?.textContent ?? null,
+    items: [...pop.querySelectorAll("li")].map((li) => ({
+      id: li.dataset.id ?? null,
+      chip: li.querySelector(".chip")?.textContent ?? "",
+      visible: li.checkVisibility(),
+    })),
+    toggle: pop.querySelector("button.more")?.textContent ?? null,
+    close: close ? { visible: close.checkVisibility(), label: close.getAttribute("aria-label") } : null,
+    text: pop.innerText,
+    allText: pop.textContent,
+  };
+}
+
+/** How each highlighted claim looks: its underline, a badge before it, whether Tab stops on it. */
+function readMarks(marks) {
+  return marks.map((mark) => {
+    const style = getComputedStyle(mark);
+    return {
+      state: mark.dataset.state ?? mark.dataset.veracityState,
+      underline: style.textDecorationLine,
+      decoration: style.textDecorationStyle,
+      color: style.textDecorationColor,
+      thickness: parseFloat(style.textDecorationThickness),
+      badge: getComputedStyle(mark, "::before").content !== "none" || mark.querySelector(".icon") !== null,
+      tabStop: mark.tabIndex >= 0,
+    };
+  });
+}
+
+/** Walk the claims with a key or a button and read each popover; then close it with ✕ and with Escape. */
+async function walkClaims(page, { popover, claims, focusedClaim, next, previous, nextButton, input }) {
+  const out = { order: [], popovers: [] };
+  const count = await page.locator(claims).count();
+  for (let i = 0; i < count; i++) {
+    await next();
+    out.order.push(await page.evaluate(focusedClaim));
+    out.popovers.push(await page.locator(popover).evaluate(readPopover));
+  }
+  await next();
+  out.wrapsToFirst = await page.evaluate(focusedClaim);
+  await previous();
+  out.previousIsLast = await page.evaluate(focusedClaim);
+  await page.locator(nextButton).click();
+  out.buttonMovesToFirst = await page.evaluate(focusedClaim);
+  // Tab leaves the highlights: they are not Tab stops.
+  await page.locator(claims).first().focus();
+  await page.keyboard.press("Tab");
+  out.tabLandsOnClaim = (await page.evaluate(focusedClaim)) !== null;
+  // The shortcut does nothing while the reader types in a field.
+  await page.locator(input).focus();
+  await next();
+  out.shortcutInField = await page.evaluate(() => {
+    const active = document.activeElement;
+    return { stillInField: active?.localName === "input" || active?.localName === "textarea", value: active?.value ?? null };
+  });
+
+  // The first claim: its deciding evidence is shown, the rest behind "More evidence (n)".
+  await page.locator(claims).first().focus();
+  out.beforeToggle = await page.locator(popover).evaluate(readPopover);
+  await page.locator(`${popover} button.more`).click();
+  out.afterToggle = await page.locator(popover).evaluate(readPopover);
+  // ✕ closes the popover and returns focus to the claim.
+  await page.locator(`${popover} button.close`).click();
+  out.closedByButton = {
+    shown: await page.locator(popover).isVisible(),
+    focusedClaim: await page.evaluate(focusedClaim),
+  };
+  // Escape closes it too, with focus on the claim or inside the evidence.
+  await next();
+  const openBeforeEscape = await page.locator(popover).isVisible();
+  await page.keyboard.press("Escape");
+  out.closedByEscape = {
+    openBefore: openBeforeEscape,
+    shown: await page.locator(popover).isVisible(),
+    focusedClaim: await page.evaluate(focusedClaim),
+  };
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Tab"); // from the popover itself to its first control: the close button
+  const inside = await page.locator(popover).isVisible();
+  await page.keyboard.press("Escape");
+  out.escapeFromInside = { openBefore: inside, shown: await page.locator(popover).isVisible(), focusedClaim: await page.evaluate(focusedClaim) };
+  return out;
+}
+
 // ---- The web page ---------------------------------------------------------------------------------
 
 async function webpage(browser) {
@@ -47,6 +172,8 @@ async function webpage(browser) {
   const pageErrors = [];
   page.on("pageerror", (error) => pageErrors.push(String(error)));
   await page.goto(config.apiUrl + "/");
+  await page.waitForFunction(() => document.getElementById("scope").textContent.length > 0);
+  const scope = await page.textContent("#scope");
 
   const collect = () =>
     page.evaluate(() => ({
@@ -55,8 +182,9 @@ async function webpage(browser) {
         label: s.dataset.label,
         classes: s.className,
         text: s.querySelector(".sentence-text").textContent,
-        focusable: s.tabIndex === 0,
-        icon: s.querySelector(".icon").textContent,
+        state: s.dataset.state,
+        tabStop: s.tabIndex >= 0,
+        badge: s.querySelector(".icon") !== null,
       })),
       summary: Object.fromEntries(
         [...document.querySelectorAll("#summary [data-count]")].map((n) => [n.dataset.count, Number(n.textContent)]),
@@ -78,18 +206,21 @@ async function webpage(browser) {
   // Hover the first supported sentence (else the first checked one) for its evidence.
   const target = page.locator("#document .sentence.verdict-supported").first();
   const hovered = (await target.count()) ? target : page.locator("#document .sentence[data-label]").first();
-  await page.setViewportSize({ width: 1100, height: 1700 }); // the whole page in the README screenshot
+  await page.setViewportSize({ width: 1100, height: 2000 }); // the whole page in the README screenshot
   await page.evaluate(() => window.scrollTo(0, 0));
-  await hovered.hover();
-  await page.waitForSelector("#evidence-popover:not([hidden])");
-  const popover = await page.evaluate(() => {
-    const pop = document.getElementById("evidence-popover");
-    return {
-      text: pop.innerText,
-      links: [...pop.querySelectorAll("a")].map((a) => a.href),
-      index: Number(document.querySelector('.sentence[aria-expanded="true"]')?.dataset.index),
-    };
+  // The first line of the sentence: an inline box over several lines has blank corners and a blank centre.
+  await hovered.scrollIntoViewIfNeeded();
+  const line = await hovered.evaluate((span) => {
+    const r = span.getClientRects()[0];
+    return { x: r.left + Math.min(20, r.width / 2), y: r.top + r.height / 2 };
   });
+  await page.mouse.move(line.x, line.y);
+  await page.waitForSelector("#evidence-popover:not([hidden])");
+  const popover = {
+    ...(await page.locator("#evidence-popover").evaluate(readPopover)),
+    links: await page.locator("#evidence-popover a").evaluateAll((as) => as.map((a) => a.href)),
+    index: Number(await page.locator('.sentence[aria-expanded="true"]').getAttribute("data-index")),
+  };
   await page.screenshot({ path: config.screenshots.webpage });
 
   // Keyboard: focus a sentence, Enter moves into the evidence, Escape comes back.
@@ -102,10 +233,6 @@ async function webpage(browser) {
     hidden: document.getElementById("evidence-popover").hidden,
     onSentence: document.activeElement?.classList.contains("sentence"),
   }));
-  await page.keyboard.press("Tab");
-  keyboard.tabMovesToNextSentence = await page.evaluate(
-    () => document.activeElement?.classList.contains("sentence") && !document.getElementById("evidence-popover").hidden,
-  );
 
   // Astral characters: the API counts code points, JS strings count UTF-16 units.
   await page.fill("#text", config.astralText);
@@ -130,7 +257,42 @@ async function webpage(browser) {
   await page.emulateMedia({ colorScheme: "light" });
 
   await context.close();
-  return { seed, popover, keyboard, astral, tooLong, staleResultsAfterError, dark, cspViolations, pageErrors };
+  return { scope, seed, popover, keyboard, astral, tooLong, staleResultsAfterError, dark, cspViolations, pageErrors };
+}
+
+/** Every verdict state on the web page, from the stub API's canned verdicts (the page's own /v1/check is rerouted). */
+async function webpageStates(browser) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  context.setDefaultTimeout(TIMEOUT_MS);
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  await page.route("**/v1/check", async (route) => route.fulfill({ response: await route.fetch({ url: config.stubUrl + "/v1/check" }) }));
+  await page.goto(config.apiUrl + "/");
+  await page.fill("#text", config.statesText);
+  await page.click("#check-button");
+  await page.waitForSelector("#results:not([hidden])");
+  const marks = await page.locator("#document .sentence[data-label]").evaluateAll(readMarks);
+  const walk = await walkClaims(page, {
+    popover: "#evidence-popover",
+    claims: "#document .sentence[data-label]",
+    focusedClaim: () => {
+      const active = document.activeElement;
+      return active?.matches(".sentence[data-label]") ? [...document.querySelectorAll(".sentence[data-label]")].indexOf(active) : null;
+    },
+    next: () => page.keyboard.press("n"),
+    previous: () => page.keyboard.press("p"),
+    nextButton: "#next-claim",
+    input: "#text",
+  });
+  // Alt+J / Alt+K work on the page as in the extension.
+  await page.locator("#document .sentence[data-label]").first().focus();
+  await page.keyboard.press("Alt+KeyJ");
+  const altJ = await page.evaluate(() => [...document.querySelectorAll(".sentence[data-label]")].indexOf(document.activeElement));
+  await page.keyboard.press("Alt+KeyK");
+  const altK = await page.evaluate(() => [...document.querySelectorAll(".sentence[data-label]")].indexOf(document.activeElement));
+  await context.close();
+  return { marks, ...walk, altJ, altK, pageErrors };
 }
 
 // ---- The extension --------------------------------------------------------------------------------
@@ -218,7 +380,7 @@ function extensionHelpers({ context, control, extensionId }) {
             classes: mark.className,
             text: "",
             marks: 0,
-            focusable: mark.tabIndex === 0,
+            tabStop: mark.tabIndex >= 0,
             ariaLabel: mark.getAttribute("aria-label"),
             insideInline: new Set(),
           });
@@ -235,6 +397,7 @@ function extensionHelpers({ context, control, extensionId }) {
     popup.evaluate(() => ({
       state: document.getElementById("page-state").textContent,
       api: document.getElementById("api-status").textContent,
+      scope: document.getElementById("scope").textContent,
       apiState: document.getElementById("api-status").dataset.state,
       summary: Object.fromEntries(
         [...document.querySelectorAll("#summary [data-count]")].map((n) => [n.dataset.count, Number(n.textContent)]),
@@ -280,17 +443,22 @@ async function extensionSeed(ext, h) {
   const supported = page.locator("veracity-hl.veracity-hl-supported[data-veracity-first]").first();
   const target = (await supported.count()) ? supported : page.locator("veracity-hl[data-veracity-first]").first();
   const targetId = Number(await target.getAttribute("data-veracity-sentence"));
-  await target.hover();
+  await target.scrollIntoViewIfNeeded();
+  const line = await target.evaluate((mark) => {
+    const r = mark.getClientRects()[0];
+    return { x: r.left + Math.min(20, r.width / 2), y: r.top + r.height / 2 };
+  });
+  await page.mouse.move(line.x, line.y);
   await page.waitForSelector("veracity-ui .popover:not([hidden])");
   const popover = {
+    ...(await page.locator("veracity-ui .popover").evaluate(readPopover)),
     id: targetId,
-    text: await page.locator("veracity-ui .popover").innerText(),
     links: await page.locator("veracity-ui .popover a").evaluateAll((as) => as.map((a) => a.href)),
     label: await page.locator("veracity-ui .popover").getAttribute("data-label"),
   };
   await page.screenshot({ path: config.screenshots.extension });
 
-  // Keyboard: Tab-focusable highlights, Enter moves into the evidence, Escape returns.
+  // Keyboard: a focused highlight shows its evidence, Enter moves into it, Escape returns.
   await page.mouse.move(1, 1);
   await page.locator("veracity-hl[data-veracity-first]").nth(1).focus();
   const keyboard = {
@@ -380,9 +548,41 @@ async function extensionFailures(ext, h) {
   return out;
 }
 
+/** Every verdict state in the extension, from the stub API: the same canned verdicts as webpageStates. */
+async function extensionStates(ext, h) {
+  await h.setApiUrl(config.stubUrl);
+  const { page, tabId, errors } = await h.openFixture("verdict_states.html");
+  const popup = await h.openPopup(tabId);
+  await h.waitForBanner(page, "done");
+  await popup.close();
+  await page.bringToFront();
+  const marks = await page.locator("veracity-hl[data-veracity-first]").evaluateAll(readMarks);
+  const key = (combo) => () => page.keyboard.press(combo);
+  const walk = await walkClaims(page, {
+    popover: "veracity-ui .popover",
+    claims: "veracity-hl[data-veracity-first]",
+    focusedClaim: () => {
+      const active = document.activeElement;
+      return active?.localName === "veracity-hl" ? Number(active.dataset.veracitySentence) : null;
+    },
+    next: key("Alt+KeyJ"),
+    previous: key("Alt+KeyK"),
+    nextButton: "veracity-ui .banner button.next-claim",
+    input: "#page-input",
+  });
+  // A single letter stays the page's: "n" does not move between claims in the extension.
+  await page.locator("veracity-hl[data-veracity-first]").first().focus();
+  await page.keyboard.press("n");
+  const plainN = await page.evaluate(() => Number(document.activeElement?.dataset?.veracitySentence ?? -1));
+  await page.close();
+  await h.setApiUrl(config.apiUrl);
+  return { marks, ...walk, plainN, pageErrors: errors };
+}
+
 const started = Date.now();
 const browser = await chromium.launch({ executablePath: config.chromium, args: launchArgs });
 await scenario("webpage", () => webpage(browser));
+await scenario("webpageStates", () => webpageStates(browser));
 await browser.close();
 
 const ext = await launchExtension();
@@ -391,6 +591,7 @@ report.extension = { id: ext.extensionId };
 await scenario("extensionSeed", () => extensionSeed(ext, helpers));
 await scenario("extensionLong", () => extensionLong(ext, helpers));
 await scenario("extensionFailures", () => extensionFailures(ext, helpers));
+await scenario("extensionStates", () => extensionStates(ext, helpers));
 await ext.context.close();
 rmSync(ext.profile, { recursive: true, force: true });
 
