@@ -12,7 +12,7 @@ from veracity.corpus.schema import normalise, validate_item
 from veracity.corpus.store import DuplicateIdError
 from veracity.service.access import add_cors_headers, require_api_key
 from veracity.service.errors import VeracityError
-from veracity.service.pipeline import CheckResult, Pipeline, TooManySentences
+from veracity.service.pipeline import CheckResult, DeadlineExceeded, Pipeline, TooManySentences
 from veracity.service.verdict import ScoredEvidence, Verdict
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
@@ -99,11 +99,22 @@ def check():
     text, options = _request_text()
     settings = current_app.config["VERACITY"]
     started = time.perf_counter()
+    deadline = time.monotonic() + settings.request_deadline_s if settings.request_deadline_s else None
     try:
         with _admitted():
-            result = _pipeline().check(text, check_all=options["check_all"], max_sentences=settings.max_sentences)
+            result = _pipeline().check(
+                text, check_all=options["check_all"], max_sentences=settings.max_sentences, deadline=deadline
+            )
     except TooManySentences as exc:
         raise VeracityError("too_many_sentences", str(exc), 413) from None
+    except DeadlineExceeded:
+        raise VeracityError(
+            "deadline_exceeded",
+            f"The check took longer than {settings.request_deadline_s:g} s and was stopped; "
+            "send less text per request, or try again when the server is less busy.",
+            503,
+            retry_after=10,
+        ) from None
     return jsonify(
         {
             "ok": True,

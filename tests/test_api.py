@@ -255,3 +255,30 @@ def test_method_not_allowed_names_the_allowed_methods(client):
     response = client.get("/v1/check")
     assert_error_shape(response, 405, "method_not_allowed")
     assert "POST" in response.headers["Allow"]
+
+
+def test_a_check_past_its_deadline_stops_with_503(settings):
+    """A deadline already passed: the server stops after the first stage instead of working for nobody."""
+    from dataclasses import replace
+
+    from veracity.service.app import create_app
+
+    app = create_app(replace(settings, request_deadline_s=1e-6))
+    try:
+        r = app.test_client().post("/v1/check", json={"text": "Naloxone reverses opioid overdose. " * 50})
+    finally:
+        app.extensions["veracity_batches"].stop()
+    body = assert_error_shape(r, 503, "deadline_exceeded")
+    assert "send less text" in body["error"]["message"] and r.headers["Retry-After"] == "10"
+
+
+def test_the_pipeline_honours_a_deadline_between_chunks_of_claims(app):
+    import time
+
+    from veracity.service.pipeline import DeadlineExceeded
+
+    pipeline = app.extensions["veracity"]
+    with pytest.raises(DeadlineExceeded):
+        pipeline.check("Methadone is a full opioid agonist.", deadline=time.monotonic() - 1)
+    result = pipeline.check("Methadone is a full opioid agonist.", deadline=time.monotonic() + 60)
+    assert result.sentences[0].verdict is not None
