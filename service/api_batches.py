@@ -24,11 +24,11 @@ RESULTS_PAGE_MAX = 500
 
 
 def init_app(app: Flask) -> None:
-    """Register the routes and the worker supervisor; resume jobs a stopped server left unfinished."""
+    """Register the routes and the worker supervisor. Resuming jobs a stopped server left unfinished starts a
+    process, so it is the server's start-up (``veracity serve``), not the factory's."""
     supervisor = WorkerSupervisor(app.config["VERACITY"])
     app.extensions["veracity_batches"] = supervisor
     app.register_blueprint(bp)
-    supervisor.resume_unfinished()
 
 
 @bp.after_request

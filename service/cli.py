@@ -6,6 +6,7 @@ Progress goes to stderr and data to stdout, so every command's output can be pip
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import sys
 from typing import Any
@@ -48,7 +49,9 @@ def serve(host: str | None, port: int | None) -> None:
     from veracity.service.app import create_app
 
     settings = cli_settings(host=host, port=port)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    app.extensions["veracity_batches"].resume_unfinished()  # jobs a stopped server left unfinished
     click.echo(f"Veracity serving on http://{settings.host}:{settings.port} (corpus {settings.corpus_db})", err=True)
     waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads_server, ident="veracity")
 

@@ -24,7 +24,16 @@ METHADONE_TEXT = (
 
 
 def make_app(settings, path: Path, **overrides):
-    return create_app(replace(settings, batch_db=path, **overrides))
+    return create_app(replace(settings, batch_db=path, **overrides), pipeline=shared_pipeline(settings))
+
+
+def shared_pipeline(settings):
+    """The models are loaded once for the module: an app only needs its own settings and jobs file."""
+    from veracity.service.pipeline import build_pipeline
+
+    if not hasattr(shared_pipeline, "cached"):
+        shared_pipeline.cached = build_pipeline(settings)  # type: ignore[attr-defined]
+    return shared_pipeline.cached  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +284,16 @@ def test_a_locked_jobs_database_answers_503_with_retry_after(settings, tmp_path)
         app.extensions["veracity_batches"].stop()
     error = assert_error(response, 503, "database_busy")
     assert "try again" in error["message"] and response.headers["Retry-After"] == "5"
+
+
+def test_creating_an_app_starts_no_worker_even_with_unfinished_jobs(settings, tmp_path):
+    """Side effects belong to `veracity serve` (test_jobs_survive_a_server_restart), not to the factory."""
+    db = tmp_path / "batches.db"
+    first = make_app(settings, db, batch_delay_s=0.0)
+    job = keyed_client(first).post("/v1/batches", json={"texts": [METHADONE_TEXT]})
+    assert job.status_code == 202
+    first.extensions["veracity_batches"].stop()  # the server goes away with its job unfinished (or just done)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE jobs SET status = 'queued'")  # as a stopped server leaves it
+    second = make_app(settings, db, batch_delay_s=0.0)
+    assert second.extensions["veracity_batches"]._process is None
