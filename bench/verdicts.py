@@ -105,16 +105,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         metavar="NAME=STANCE[,VERDICT]",
         help="also run the pipeline with another stance model folder (and verdict combiner folder); repeatable",
     )
+    ap.add_argument(
+        "--no-baseline", action="store_true", help="skip the run without the relevance model (saves a third)"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from veracity.service.pipeline import build_pipeline
     from veracity.service.settings import Settings
 
     settings = Settings()
-    configs = {
-        "shipped": settings,
-        "without relevance (baseline)": replace(settings, relevance_model=ROOT / ".no-relevance-model"),
-    }
+    configs = {"shipped": settings}
+    if not args.no_baseline:
+        configs["without relevance (baseline)"] = replace(settings, relevance_model=ROOT / ".no-relevance-model")
     for spec in args.compare:
         name, _, folders = spec.partition("=")
         stance, _, verdict = folders.partition(",")
