@@ -218,6 +218,10 @@ class EvidenceStore:
         return self.db["evidence"].count
 
     @_locked
+    def passage_count(self) -> int:
+        return self.db["passages"].count
+
+    @_locked
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
         found: set[str] = set()

@@ -279,7 +279,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
     """Load every model once and open the store: the one way the API, CLI and batch runner get a pipeline."""
     embedder = load_embedder(threads=settings.threads, precision=settings.precision)
     store = open_store(settings)
-    retriever = Retriever(store, RetrieverConfig(top_k=settings.top_k))
+    retriever = Retriever(store, RetrieverConfig(top_k=settings.top_k, ann_min_items=settings.ann_min_items))
     return Pipeline(
         embedder,
         retriever,

@@ -55,6 +55,13 @@ class Settings:
         default=True, metadata={"help": "Build or refresh the default corpus database at start-up when needed."}
     )
     top_k: int = field(default=5, metadata={"help": "Evidence items retrieved per claim."})
+    ann_min_items: int = field(
+        default=50_000,
+        metadata={
+            "help": "Statement or passage vectors from which retrieval uses a nearest-neighbour index (needs "
+            "veracity[scale]) instead of scoring every vector; 0: always exact. See docs/scale.md."
+        },
+    )
     max_body_bytes: int = field(default=200_000, metadata={"help": "Largest accepted request body, in bytes."})
     max_sentences: int = field(default=2000, metadata={"help": "Most sentences checked in one request."})
     request_deadline_s: float = field(
