@@ -118,6 +118,7 @@ def test_index_is_saved_beside_the_database_and_reused_while_the_corpus_is_uncha
     assert _index_files(big_db) == _named(big_db, version)
     saved = big_db.parent / f"evidence.db.ann-statements-{version}.usearch"
     before = saved.stat()
+    caplog.clear()  # another test may have set the level already: keep only the second start's lines
     with caplog.at_level(logging.INFO, logger="veracity.service.vector_index"):
         Retriever(EvidenceStore(big_db), RetrieverConfig(ann_min_items=THRESHOLD))
     assert "loaded the saved HNSW index" in caplog.text and "built" not in caplog.text
@@ -156,6 +157,7 @@ def test_a_corrupt_or_stale_index_file_is_rebuilt_not_trusted(big_db, embedder, 
     else:  # built from other vectors (e.g. re-embedded with another model under the same corpus version)
         sidecar = saved.with_name(saved.name + ".json")
         sidecar.write_text(sidecar.read_text().replace('"vectors_sha256": "', '"vectors_sha256": "0'))
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="veracity.service.vector_index"):
         retriever = Retriever(EvidenceStore(big_db), RetrieverConfig(ann_min_items=THRESHOLD))
     assert "rebuilding it" in caplog.text and "built an HNSW index" in caplog.text
