@@ -51,7 +51,9 @@ def serve(host: str | None, port: int | None) -> None:
     settings = cli_settings(host=host, port=port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    app.extensions["veracity_batches"].resume_unfinished()  # jobs a stopped server left unfinished
+    supervisor = app.extensions["veracity_batches"]
+    supervisor.resume_unfinished()  # jobs a stopped server left unfinished
+    supervisor.watch()  # and a worker that dies mid-job is started again within seconds
     click.echo(f"Veracity serving on http://{settings.host}:{settings.port} (corpus {settings.corpus_db})", err=True)
     waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads_server, ident="veracity")
 

@@ -9,11 +9,11 @@ REVERSED = "Opioid use lowers serum prolactin concentrations in men and women."
 
 
 def test_a_claim_is_checked_against_the_texts_it_brings(client):
-    r = client.post("/v1/verify", json={"claim": "Opioids raise prolactin levels.", "evidence": [SUPPORTING]})
+    r = client.post("/v1/verify", json={"claim": "Opioid use raises prolactin levels.", "evidence": [SUPPORTING]})
     assert r.status_code == 200
     body = r.get_json()
     [result] = body["results"]
-    assert result["claim"] == "Opioids raise prolactin levels."
+    assert result["claim"] == "Opioid use raises prolactin levels."
     verdict = result["verdict"]
     assert verdict["label"] == "supported" and verdict["reason_code"] == "supported"
     [item] = verdict["evidence"]
@@ -26,8 +26,8 @@ def test_several_claims_in_one_request_keep_their_order(client):
     r = client.post(
         "/v1/verify",
         json=[
-            {"claim": "Opioids lower prolactin levels.", "evidence": [SUPPORTING]},
-            {"claim": "Opioids raise prolactin levels.", "evidence": SUPPORTING},
+            {"claim": "Opioid use lowers prolactin levels.", "evidence": [SUPPORTING]},
+            {"claim": "Opioid use raises prolactin levels.", "evidence": SUPPORTING},
         ],
     )
     labels = [x["verdict"]["label"] for x in r.get_json()["results"]]

@@ -297,3 +297,27 @@ def test_creating_an_app_starts_no_worker_even_with_unfinished_jobs(settings, tm
         conn.execute("UPDATE jobs SET status = 'queued'")  # as a stopped server leaves it
     second = make_app(settings, db, batch_delay_s=0.0)
     assert second.extensions["veracity_batches"]._process is None
+
+
+def test_a_killed_worker_is_restarted_and_its_job_finishes(web, settings, tmp_path):
+    app = make_app(settings, tmp_path / "batches.db", allow_private_urls=True, batch_delay_s=0.05)
+    client = keyed_client(app)
+    supervisor = app.extensions["veracity_batches"]
+    paths = [f"/page/{n}" for n in range(300, 340)]  # two chunks of documents: the kill lands between them
+    try:
+        job = client.post("/v1/batches", json={"urls": [web.base + p for p in paths]}).get_json()["id"]
+        supervisor.watch(interval_s=0.2)
+        deadline = time.monotonic() + 120
+        while client.get(f"/v1/batches/{job}").get_json()["progress"]["done"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        first = supervisor._process
+        first.kill()  # out of memory, or an operator's mistake
+        first.wait()
+        status = wait_done(lambda url: client.get(url).get_json(), job)
+        assert supervisor._process is not None and supervisor._process.pid != first.pid
+    finally:
+        supervisor.stop()
+    assert status["status"] == "done" and status["documents"]["checked"] == len(paths)
+    lines = client.get(f"/v1/batches/{job}/results?limit=100").get_data(as_text=True).splitlines()
+    assert sorted(json.loads(line)["id"] for line in lines) == sorted(web.base + p for p in paths)  # none twice

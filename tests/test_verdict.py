@@ -8,7 +8,10 @@ from veracity.service.pipeline import load_verdict_maker
 from veracity.service.retrieve import Evidence
 from veracity.service.settings import Settings
 
-CLAIM = "Opioids raise prolactin levels."
+# "Opioid use raises ...", not "Opioids raise ...": the shipped model (run 9) reads the bare plural subject at only
+# P(supports) 0.52, under its 0.80 cut (tests/test_stance.py keeps that weakness as a strict xfail); these tests
+# are about the rules, so they use a claim the model reads as the evidence's paraphrase.
+CLAIM = "Opioid use raises prolactin levels."
 SUPPORTING = "Opioid use increases serum prolactin concentrations in men and women."
 CONTRADICTING = "Opioid use lowers serum prolactin concentrations in men and women."
 
@@ -42,7 +45,7 @@ def test_the_same_evidence_supports_a_claim_and_contradicts_its_reversal(verdict
         evidence("a", SUPPORTING, "high"),
         evidence("b", SUPPORTING.replace("men and women", "adults"), "moderate"),
     ]
-    raised, lowered = verdict.decide_many([CLAIM, "Opioids lower prolactin levels."], [items, items])
+    raised, lowered = verdict.decide_many([CLAIM, "Opioid use lowers prolactin levels."], [items, items])
     assert raised.label == "supported" and raised.driver in ("a", "b")
     assert lowered.label == "contradicted"
     assert {e.stance for e in raised.evidence} == {"supports"}
@@ -91,7 +94,7 @@ def test_every_verdict_names_what_it_rests_on(verdict):
         evidence("a", SUPPORTING, "high"),
         evidence("b", SUPPORTING.replace("men and women", "adults"), "moderate"),
     ]
-    raised, lowered = verdict.decide_many([CLAIM, "Opioids lower prolactin levels."], [items, items])
+    raised, lowered = verdict.decide_many([CLAIM, "Opioid use lowers prolactin levels."], [items, items])
     assert (raised.reason_code, lowered.reason_code) == ("supported", "contradicted")
     weak = verdict.decide_many([CLAIM], [[evidence("a", SUPPORTING, "very_low")]])[0]
     assert weak.reason_code == "weak_evidence_only"

@@ -10,6 +10,7 @@ is lost or written twice.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,7 +128,9 @@ class ResultsStore:
     def __init__(self, path: Path | str, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite_utils.Database(self.path)
+        # The standard library's sqlite3, never the pysqlite3 that sqlite-utils prefers when it is installed: two
+        # SQLite libraries in one process do not see each other's file locks (a lock test passed through that).
+        self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False))
         self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self.db.execute("PRAGMA foreign_keys = ON")
         if self.db.journal_mode != "wal":

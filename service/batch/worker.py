@@ -57,6 +57,8 @@ class WorkerSupervisor:
         self.settings = settings
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def ensure_running(self) -> None:
         with self._lock:
@@ -77,7 +79,47 @@ class WorkerSupervisor:
         if waiting:
             self.ensure_running()
 
+    def watch(self, interval_s: float = 5.0) -> None:
+        """Supervise the worker from a daemon thread: a worker that died (killed, out of memory) while jobs
+        wait is started again within ``interval_s``, and it resumes the job where its last chunk ended. Before
+        this, a killed worker left its job ``running`` and idle until another job arrived or the server
+        restarted. Started by ``veracity serve``; ``stop`` ends it."""
+        if self._watcher is not None:
+            return
+        self._stopping.clear()
+
+        def loop() -> None:
+            while not self._stopping.wait(interval_s):
+                try:
+                    self.restart_if_dead()
+                except Exception:  # a locked or missing jobs file must not end supervision
+                    log.exception("batch worker supervision failed; retrying in %.0f s", interval_s)
+
+        self._watcher = threading.Thread(target=loop, name="veracity-batch-supervisor", daemon=True)
+        self._watcher.start()
+
+    def restart_if_dead(self) -> bool:
+        """One supervision step: start a worker if jobs wait and none runs; True when one was started."""
+        with self._lock:
+            alive = self._process is not None and self._process.poll() is None
+        if alive:
+            return False
+        path = Path(self.settings.batch_db)
+        if not path.exists():
+            return False
+        with ResultsStore(path, busy_timeout_s=2.0) as store:
+            waiting = store.next_job() is not None
+        if waiting:
+            if self._process is not None:
+                log.warning("batch worker pid %d exited with jobs waiting; starting another", self._process.pid)
+            self.ensure_running()
+        return waiting
+
     def stop(self, timeout_s: float = 10.0) -> None:
+        self._stopping.set()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.join(timeout_s)
         with self._lock:
             process, self._process = self._process, None
         if process is not None and process.poll() is None:
