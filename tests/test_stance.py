@@ -63,8 +63,11 @@ def test_opposite_claims_get_opposite_stances_against_the_same_evidence(stance: 
     assert label_of(lower_p) == "contradicts", lower_p
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness of run 9: a bare plural subject ('Opioids raise') reads at "
-                   "P(supports) 0.44-0.52, under the 0.80 cut, while 'Opioid use raises' reads at 0.82")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known weakness of run 9: a bare plural subject ('Opioids raise') reads at "
+    "P(supports) 0.44-0.52, under the 0.80 cut, while 'Opioid use raises' reads at 0.82",
+)
 def test_a_bare_plural_subject_is_read_as_the_same_claim(stance: StanceModel):
     (p,) = stance.predict([("Opioids raise prolactin levels", EVIDENCE)])
     assert label_of(p) == "supports", p

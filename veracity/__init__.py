@@ -1,10 +1,10 @@
 """Veracity: check the claims in a text against a graded evidence corpus.
 
     >>> import veracity
-    >>> result = veracity.check("Kratom is not approved by the FDA for any medical use.")
+    >>> result = veracity.check("Naloxone can reverse an opioid overdose.")
     >>> [s.verdict.label for s in result.sentences if s.verdict]
     ['supported']
-    >>> veracity.verify("Opioids raise prolactin.", ["Opioid use increases serum prolactin."]).label
+    >>> veracity.verify("Opioid use raises prolactin.", ["Opioid use increases serum prolactin."]).label
     'supported'
 
 ``check`` and ``verify`` load the models and open the evidence database once per ``Settings`` and reuse them;
