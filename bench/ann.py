@@ -724,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10k vectors only")
     parser.add_argument("--sizes", default="", help="comma-separated corpus sizes (default 10000,100000; none: skip)")
     parser.add_argument("--libraries", default="", help=f"comma-separated, from {', '.join(LIBRARIES)}")
-    parser.add_argument("--sweep", default="usearch", help="libraries whose ef_search is swept")
+    parser.add_argument("--sweep", default="usearch-f16", help="libraries whose ef_search is swept")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per (library, size)")
     parser.add_argument("--out", default="ann", help="results file name (bench/results/NAME.md)")
     parser.add_argument(
