@@ -187,15 +187,7 @@ class ResultsStore:
         with self._write():
             previous = self.job(job)
             if previous is None:
-                self.db.table("jobs").insert(
-                    {
-                        "id": job,
-                        "origin": origin,
-                        "status": "queued",
-                        "options": json.dumps(options),
-                        "created_at": now_iso(),
-                    }
-                )
+                self._insert_job(job, options, origin)
                 return None
             self.db.table("jobs").update(job, {"options": json.dumps(options)})
         return json.loads(previous["options"] or "{}")
@@ -203,16 +195,14 @@ class ResultsStore:
     def create_job(self, job: str, sources: list[Source], options: dict[str, Any], origin: str = "api") -> None:
         """A job and all its documents in one transaction: it exists whole or not at all."""
         with self._write():
-            self.db.table("jobs").insert(
-                {
-                    "id": job,
-                    "origin": origin,
-                    "status": "queued",
-                    "options": json.dumps(options),
-                    "created_at": now_iso(),
-                }
-            )
+            self._insert_job(job, options, origin)
             self._insert_sources(job, sources)
+
+    def _insert_job(self, job: str, options: dict[str, Any], origin: str) -> None:
+        """A new ``queued`` job row; the caller holds the write transaction."""
+        self.db.table("jobs").insert(
+            {"id": job, "origin": origin, "status": "queued", "options": json.dumps(options), "created_at": now_iso()}
+        )
 
     def job(self, job: str) -> dict[str, Any] | None:
         rows = list(self.db.table("jobs").rows_where("id = ?", [job]))

@@ -70,14 +70,9 @@ class WorkerSupervisor:
             log.info("started batch worker pid %d for %s", self._process.pid, self.settings.batch_db)
 
     def resume_unfinished(self) -> None:
-        """At app start: a job left queued or running by a stopped server is picked up again."""
-        path = Path(self.settings.batch_db)
-        if not path.exists():
-            return
-        with ResultsStore(path) as store:
-            waiting = store.next_job() is not None
-        if waiting:
-            self.ensure_running()
+        """At server start: a job left queued or running by a stopped server is picked up again (start-up may
+        wait the store's usual 30 s for another writer; supervision steps wait 2 s)."""
+        self.restart_if_dead(busy_timeout_s=30.0)
 
     def watch(self, interval_s: float = 5.0) -> None:
         """Supervise the worker from a daemon thread: a worker that died (killed, out of memory) while jobs
@@ -98,7 +93,7 @@ class WorkerSupervisor:
         self._watcher = threading.Thread(target=loop, name="veracity-batch-supervisor", daemon=True)
         self._watcher.start()
 
-    def restart_if_dead(self) -> bool:
+    def restart_if_dead(self, busy_timeout_s: float = 2.0) -> bool:
         """One supervision step: start a worker if jobs wait and none runs; True when one was started."""
         with self._lock:
             alive = self._process is not None and self._process.poll() is None
@@ -107,7 +102,7 @@ class WorkerSupervisor:
         path = Path(self.settings.batch_db)
         if not path.exists():
             return False
-        with ResultsStore(path, busy_timeout_s=2.0) as store:
+        with ResultsStore(path, busy_timeout_s=busy_timeout_s) as store:
             waiting = store.next_job() is not None
         if waiting:
             if self._process is not None:
