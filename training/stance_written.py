@@ -36,10 +36,14 @@ CORPUS_DATA_DIR = Path(__file__).resolve().parent.parent / "corpus" / "data"
 # today's corpus, where an item may since have been corrected or dropped.
 WRITTEN_AGAINST = ANNOTATIONS_DIR / "corpus_items.jsonl"
 
+# A claim written about one source, paired with an item the retriever found for it (ANNOTATION.md, "Retrieved
+# pairs"): the pairs the service reads, labelled by hand, so the kind goes with any label.
+RETRIEVED = "retrieved_related"
 KINDS: dict[str, frozenset[str]] = {
-    "supports": frozenset({"paraphrase", "generalisation", "consequence", "hedged", "understatement", "negated_match"}),
+    "supports": frozenset({RETRIEVED, "paraphrase", "generalisation", "consequence", "hedged", "understatement", "negated_match"}),
     "contradicts": frozenset(
         {
+            RETRIEVED,
             "direction_flip",
             "negated_claim",
             "claim_vs_negated_evidence",
@@ -51,8 +55,9 @@ KINDS: dict[str, frozenset[str]] = {
             "antonym",
         }
     ),
-    "neutral": frozenset({"overstatement", "on_topic_neutral", "different_outcome", "partial_match"}),
+    "neutral": frozenset({RETRIEVED, "overstatement", "on_topic_neutral", "different_outcome", "partial_match"}),
 }
+
 PHENOMENA: tuple[str, ...] = (
     "negation_in_claim",
     "negation_in_evidence",
@@ -178,6 +183,12 @@ class EvidenceResolver:
         return corpus_statements(self.corpus_dir)
 
     @cached_property
+    def _corpus_today(self) -> dict[str, dict[str, Any]]:
+        """Items added after the first claims were written; records about them carry the text they were labelled
+        against in ``evidence``, so only the group (the source) comes from here."""
+        return corpus_statements(CORPUS_DATA_DIR)
+
+    @cached_property
     def _scifact(self) -> tuple[dict[int, tuple[str, ...]], dict[int, str]]:
         claims, docs = load_scifact(self.datasets_dir)
         groups = scifact_groups(claims)
@@ -211,7 +222,7 @@ class EvidenceResolver:
         source, _, rest = ref.partition(":")
         try:
             if source == "corpus":
-                it = self._corpus[rest]
+                it = self._corpus[rest] if rest in self._corpus else self._corpus_today[rest]
                 return it["statement"], "corpus:" + (it.get("source_url") or it["id"])
             if source == "scifact":
                 doc, sent = (int(x) for x in rest.split(":"))
