@@ -14,6 +14,11 @@ The rules, in order:
    section heading when the previous sentence gives none.
 3. **Demonstrative phrases.** "These symptoms", "This drug": replaced by the antecedent when it names the same
    thing ("Withdrawal symptoms"), otherwise made definite and tied to it ("the symptoms of opioid withdrawal").
+4. **The page's topic.** A sentence that names nothing of what the page is about and leans on it (addressed to
+   the reader, "You'll usually start on 10mg"; opened by a connective, "However, your dose may be different"; or
+   by a bare generic noun, "The disorder is more common in women") is prefixed with the topic: "Methadone: you'll
+   usually start on 10mg". The topic is the page title's head ("Methadone - Brand name: Physeptone" → "Methadone"),
+   used only when the page repeats it; a page without a title, or whose title it never repeats, gets no topic.
 
 A sentence no rule applies to is checked as written. Measured on the article set's context-dependent
 sentences in ``bench/context.py``.
@@ -89,6 +94,14 @@ _QUESTION_HEAD = re.compile(
     re.IGNORECASE,
 )
 MAX_SUBJECT_WORDS = 8
+# Openings that lean on the page's topic without naming it (rule 4); connectives are dropped from the claim.
+CONNECTIVES = ("however, ", "but ", "and ", "so ", "also, ", "still, ", "in addition, ", "for this reason, ")
+READER = frozenset("you you'll you're you've you'd your yourself".split())
+GENERIC_NOUNS = frozenset(
+    """the disorder|the condition|the disease|the drug|the medicine|the medication|the treatment|the supplement
+    |the supplements|the studies|the study|the research|the programs|the programmes|deficiency|treatment
+    |problems|symptoms|side effects|dosage""".replace("\n", "").split("|")
+)
 
 
 def resolve_claims(segments: Sequence[Segment]) -> list[str | None]:
@@ -96,6 +109,7 @@ def resolve_claims(segments: Sequence[Segment]) -> list[str | None]:
     claims: list[str | None] = []
     resolved_texts: list[str] = []  # each segment as resolved so far, for chains ("It … . It …")
     heading = ""
+    topic = page_topic(segments)
     for i, seg in enumerate(segments):
         text = seg.text.strip()
         claim: str | None = None
@@ -110,6 +124,8 @@ def resolve_claims(segments: Sequence[Segment]) -> list[str | None]:
             rewritten = _replace_pronoun(text, antecedent) if antecedent else None
             if rewritten is not None:
                 claim = rewritten
+            elif claim is None and topic:
+                claim = _anchor(text, topic)
         claims.append(claim)
         resolved_texts.append(claim or seg.text.strip())
     return claims
@@ -172,6 +188,43 @@ def heading_topic(heading: str) -> str:
     if topic.lower() in GENERIC_HEADINGS:
         return ""
     return topic if 0 < len(topic.split()) <= MAX_SUBJECT_WORDS else ""
+
+
+def page_topic(segments: Sequence[Segment]) -> str:
+    """The head of the page title (its first heading), when the rest of the page names it at least twice."""
+    title = next((s.text.strip() for s in segments[:3] if s.kind == "heading"), "")
+    head = re.split(r"\s+[-–—|]\s+|:\s+|\s*\(", heading_topic(title) or title, maxsplit=1)[0].strip(" “”\"'!?.")
+    words = head.split()
+    if not 0 < len(words) <= 4 or head.lower() in GENERIC_HEADINGS:
+        return ""
+    body = " ".join(s.text for s in segments if s.kind != "heading").lower()
+    # the longest run of the title's words the page repeats: "Manage Common Cold" → "Common Cold"
+    # one word of a longer title is too little ("Cold" of "Manage Common Cold")
+    for n in range(len(words), 0 if len(words) == 1 else 1, -1):
+        for k in range(len(words) - n + 1):
+            phrase = " ".join(words[k : k + n])
+            if len(phrase) >= 4 and body.count(phrase.lower()) >= 2:
+                return phrase
+    return ""
+
+
+def _anchor(text: str, topic: str) -> str | None:
+    """Rule 4: "Topic: sentence" for a sentence that leans on the page's topic without naming it."""
+    low = text.lower().replace("’", "'")
+    if topic.lower() in low or len(text.split()) < 5 or not text.endswith((".", "!")):
+        return None  # a fragment or a question is not a claim, whatever it leans on
+    for connective in CONNECTIVES:
+        if low.startswith(connective):
+            text, low = text[len(connective) :].lstrip(), low[len(connective) :].lstrip()
+            break
+    else:
+        connective = ""
+    first = low.split(maxsplit=1)[0].strip(",") if low.split() else ""
+    if not (connective or first in READER or any(low.startswith(g + " ") for g in GENERIC_NOUNS)):
+        return None
+    if not text[:2].isupper():
+        text = text[0].lower() + text[1:]
+    return f"{topic[0].upper() + topic[1:]}: {text}"
 
 
 def _replace_pronoun(text: str, antecedent: str) -> str | None:

@@ -45,3 +45,21 @@ def test_sentences_that_stand_alone_and_dummy_subjects_are_left_as_written():
     claims = claims_of("Naloxone reverses opioid overdose. It is important to call for help. Methadone is an agonist.")
     assert set(claims.values()) == {None}
     assert subject_of("If you stop suddenly, withdrawal can start.") == ""
+
+
+def test_a_sentence_that_leans_on_the_page_topic_is_prefixed_with_it():
+    claims = claims_of(
+        "# Methadone - Brand name: Physeptone\n\n"
+        "Methadone is used to treat heroin addiction. Methadone usually comes as a green liquid.\n\n"
+        "You'll usually start on 10mg to 30mg, taken once a day. However, your dose may be different for you.\n"
+    )
+    assert claims["You'll usually start on 10mg to 30mg, taken once a day."] == (
+        "Methadone: you'll usually start on 10mg to 30mg, taken once a day."
+    )
+    assert claims["However, your dose may be different for you."] == "Methadone: your dose may be different for you."
+    assert claims["Methadone usually comes as a green liquid."] is None  # names the topic: stands alone
+
+
+def test_no_topic_when_the_page_never_repeats_its_title():
+    claims = claims_of("# Halt the Hurt!\n\nPain is common in adults. You can ask a doctor about treatments for it.\n")
+    assert claims["You can ask a doctor about treatments for it."] is None
