@@ -40,7 +40,9 @@ WRITTEN_AGAINST = ANNOTATIONS_DIR / "corpus_items.jsonl"
 # pairs"): the pairs the service reads, labelled by hand, so the kind goes with any label.
 RETRIEVED = "retrieved_related"
 KINDS: dict[str, frozenset[str]] = {
-    "supports": frozenset({RETRIEVED, "paraphrase", "generalisation", "consequence", "hedged", "understatement", "negated_match"}),
+    "supports": frozenset(
+        {RETRIEVED, "paraphrase", "generalisation", "consequence", "hedged", "understatement", "negated_match"}
+    ),
     "contradicts": frozenset(
         {
             RETRIEVED,
