@@ -10,6 +10,8 @@ import re
 from typing import Any
 
 GRADES = ("high", "moderate", "low", "very_low", "ungraded")
+# GRADE certainty from least to most certain ("ungraded": no assessment, ranked with none of them).
+GRADE_ORDER = ("very_low", "low", "moderate", "high")
 STUDY_TYPES = (
     "systematic_review",
     "meta_analysis",

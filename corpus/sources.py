@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from veracity.corpus.schema import STUDY_TYPES
+from veracity.corpus.schema import GRADE_ORDER, STUDY_TYPES
 
 # Indexes of the literature and their resolvers.
 INDEXES = frozenset(
@@ -106,7 +106,6 @@ AGENCY_HOSTS = frozenset(
 # The most certain grade a study type allows before raising (GRADING.md section 1 and 3). Observational evidence
 # may be raised (large effect, dose-response), and a complete count kept by an agency is a record of fact: both
 # must say so in ``grade_reason`` ("raised ..." or "Descriptive record: ...").
-GRADE_ORDER = ("very_low", "low", "moderate", "high")
 CEILING = {
     "systematic_review": "high",
     "meta_analysis": "high",

@@ -19,13 +19,16 @@ from veracity.service.cli_corpus import corpus
 
 
 class _Group(click.Group):
-    """Database faults an operator can fix (locked, read-only) end as one line that says so, not a traceback."""
+    """Faults an operator can fix (a locked or read-only database, a damaged model file) end as one line that says
+    so, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from veracity.service.errors import database_problem
+        from veracity.service.errors import ModelFileError, database_problem
 
         try:
             return super().invoke(ctx)
+        except ModelFileError as exc:
+            raise click.ClickException(str(exc)) from None
         except sqlite3.OperationalError as exc:
             problem = database_problem(exc)
             if problem is None:

@@ -24,6 +24,11 @@ class VeracityError(Exception):
         self.retry_after = retry_after  # seconds, sent as Retry-After (503 when busy)
 
 
+class ModelFileError(Exception):
+    """A model folder that is there but cannot be loaded (truncated, edited, the wrong folder): start-up stops
+    with the folder's name and what to do, not with a stack trace from deep inside a loader."""
+
+
 HTTP_MESSAGES = {
     404: ("not_found", "No such endpoint. See the README for the API: POST /v1/check, GET /v1/health."),
     405: ("method_not_allowed", "This endpoint does not accept that method; see the README for the API."),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +21,7 @@ from veracity.corpus.store import EvidenceStore
 from veracity.models.embedder import DIMENSIONS, Embedder, load_embedder
 from veracity.service.checkworthy import Checkworthiness, CheckworthinessStage
 from veracity.service.context import resolve_claims
+from veracity.service.errors import ModelFileError
 from veracity.service.retrieve import Evidence, Retriever, RetrieverConfig
 from veracity.service.segment import Segment, segment
 from veracity.service.verdict import LABELS, SimilarityBaseline, StanceVerdict, Verdict
@@ -289,6 +292,19 @@ def build_pipeline(settings: Settings) -> Pipeline:
     )
 
 
+@contextmanager
+def loading(folder: Path, what: str, setting: str) -> Iterator[None]:
+    """Any failure while loading a model folder becomes one ModelFileError naming the folder and the fix."""
+    try:
+        yield
+    except Exception as exc:  # a truncated or edited file fails in many loaders, each with its own exception
+        raise ModelFileError(
+            f"cannot load the {what} in {folder} ({type(exc).__name__}: {str(exc)[:200]}). Its files are damaged "
+            f"or not a {what}: reinstall Veracity (pip install --force-reinstall veracity), or set "
+            f"VERACITY_{setting.upper()} to a folder that holds a good copy."
+        ) from exc
+
+
 def load_checkworthiness(settings: Settings) -> CheckworthinessStage:
     """The verifiable model decides what is checked; the check-worthiness model only sets ``priority``."""
     from veracity.models.checkworthy import CheckworthyModel
@@ -296,7 +312,8 @@ def load_checkworthiness(settings: Settings) -> CheckworthinessStage:
     models: list[CheckworthyModel | None] = []
     for model_dir, role in ((settings.verifiable_model, "verifiable"), (settings.priority_model, "priority")):
         if (Path(model_dir) / "model.safetensors").exists():
-            models.append(CheckworthyModel.load(Path(model_dir)))
+            with loading(Path(model_dir), f"{role} model", f"{role}_model"):
+                models.append(CheckworthyModel.load(Path(model_dir)))
         else:
             log.warning(
                 "no %s model in %s: %s",
@@ -319,10 +336,14 @@ def load_verdict_maker(settings: Settings) -> VerdictMaker:
         if (Path(settings.relevance_model) / "relevance.json").exists():
             from veracity.models.relevance import RelevanceModel
 
-            relevance = RelevanceModel.load(settings.relevance_model)
+            with loading(Path(settings.relevance_model), "relevance model", "relevance_model"):
+                relevance = RelevanceModel.load(settings.relevance_model)
         else:
             log.warning("no relevance model in %s: off-topic claims may be read for stance", settings.relevance_model)
-        stance = StanceModel.load(stance_dir, num_threads=settings.threads, precision=settings.precision)
-        return StanceVerdict(stance, VerdictModel.load(combiner_dir), relevance=relevance)
+        with loading(stance_dir, "stance model", "stance_model"):
+            stance = StanceModel.load(stance_dir, num_threads=settings.threads, precision=settings.precision)
+        with loading(combiner_dir, "verdict combiner", "verdict_model"):
+            combiner = VerdictModel.load(combiner_dir)
+        return StanceVerdict(stance, combiner, relevance=relevance)
     log.warning("no stance model in %s: using the similarity baseline, which cannot say 'contradicted'", stance_dir)
     return SimilarityBaseline(threshold=settings.support_threshold)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from veracity.corpus.schema import GRADE_ORDER
+from veracity.models.stance import LABELS as STANCES
 from veracity.models.stance import apply_min_support
 from veracity.models.verdict_model import FEATURE_NAMES, GRADE_WEIGHTS, claim_features
 from veracity.service.retrieve import Evidence
@@ -21,7 +23,6 @@ LABELS = ("supported", "contradicted", "unsupported")
 # What a verdict rests on, for the page, the extension and exports to put in words (README, "Reason codes").
 REASON_CODES = ("supported", "contradicted", "conflicting", "weak_evidence_only", "no_side", "not_covered")
 NOT_COVERED = "not covered by the corpus: no retrieved evidence is about this claim"
-GRADE_RANK = {"high": 3, "moderate": 2, "low": 1, "very_low": 0, "ungraded": 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class SimilarityBaseline:
 
     def decide(self, claim: str, evidence: list[Evidence]) -> Verdict:
         scored = [ScoredEvidence(e, None) for e in evidence]
-        graded = [e for e in evidence if GRADE_RANK.get(e.grade, 0) > 0]
+        graded = [e for e in evidence if e.grade in GRADE_ORDER[1:]]  # low or better
         best = max(graded, key=lambda e: e.similarity, default=None)
         if best is not None and best.similarity >= self.threshold:
             return Verdict(
@@ -291,9 +292,6 @@ class StanceVerdict:
         self, scored: list[ScoredEvidence], p: dict[str, float], reason: str, code: str = "no_side"
     ) -> Verdict:
         return Verdict("unsupported", p["unsupported"], self.name, scored, reason, reason_code=code)
-
-
-STANCES = ("supports", "contradicts", "neutral")
 
 
 def _rounded(p: np.ndarray) -> tuple[float, float, float]:

@@ -37,3 +37,19 @@ def test_bad_setting_names_the_variable(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["corpus", "stats", "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 2
     assert "VERACITY_TOP_K='many' is not valid" in result.output
+
+
+def test_a_damaged_model_file_stops_with_the_folder_and_the_fix(monkeypatch, tmp_path):
+    import shutil
+
+    from veracity.service.settings import Settings
+
+    damaged = tmp_path / "stance"
+    shutil.copytree(Settings().stance_model, damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a download cut short
+    monkeypatch.setenv("VERACITY_STANCE_MODEL", str(damaged))
+    result = CliRunner().invoke(main, ["check", "-"], input="Kratom is a plant native to Southeast Asia.")
+    assert result.exit_code == 1
+    assert f"cannot load the stance model in {damaged}" in result.output
+    assert "VERACITY_STANCE_MODEL" in result.output and "Traceback" not in result.output

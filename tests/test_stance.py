@@ -73,6 +73,29 @@ def test_a_bare_plural_subject_is_read_as_the_same_claim(stance: StanceModel):
     assert label_of(p) == "supports", p
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known weakness of run 9: an on-topic item with another finding (another survey, year, number) reads as "
+    "contradicting (P 0.82 and 0.67 here); runs 10-11, trained on hand-labelled retrieved pairs, read both as neutral "
+    "but were not shipped (models/stance/README.md)",
+)
+def test_a_neighbouring_finding_is_not_read_as_a_contradiction(stance: StanceModel):
+    # both can be true at once, so neither decides the other
+    probs = stance.predict(
+        [
+            (
+                "In a 2018 national survey, 24% of Canadian adults reported chronic pain.",
+                "A 2010 Canadian study estimated that 19% of adults lived with chronic pain.",
+            ),
+            (
+                "About 30% of adults in Scotland take a vitamin D supplement in winter, a 2019 survey found.",
+                "Vitamin D deficiency was found in 17% of Scottish adults tested in a 2015 study.",
+            ),
+        ]
+    )
+    assert [label_of(p) for p in probs] == ["neutral", "neutral"], probs
+
+
 def test_unrelated_evidence_is_neutral(stance: StanceModel):
     (p,) = stance.predict(
         [("Opioids raise prolactin levels", "The Great Barrier Reef is the largest coral reef system on Earth.")]
