@@ -7,6 +7,7 @@ survive a restart); a separate worker process (:mod:`service.batch.worker`) fetc
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from typing import Any
 
@@ -19,6 +20,7 @@ from veracity.service.batch.worker import WorkerSupervisor
 from veracity.service.errors import VeracityError
 from veracity.service.fetch import url_problem
 
+log = logging.getLogger(__name__)
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 RESULTS_PAGE_MAX = 500
 
@@ -122,7 +124,12 @@ def create():
         raise _bad("invalid_option", '"check_all" must be true or false.')
     sources = _sources(payload)
     job = secrets.token_hex(8)
+    retention = current_app.config["VERACITY"].batch_retention_days
     with _store() as store:
+        if retention > 0:  # each new job clears the ones that ended long ago: the file does not grow forever
+            purged = store.purge_finished(retention)
+            if purged:
+                log.info("deleted %d batch jobs that finished more than %g days ago", purged, retention)
         store.create_job(job, sources, {"check_all": check_all})
     current_app.extensions["veracity_batches"].ensure_running()
     body = {"ok": True, "id": job, "status": "queued", "documents": len(sources), **_links(job)}

@@ -134,6 +134,10 @@ class Settings:
         default=False, metadata={"help": "Let batch jobs fetch private, loopback and link-local addresses."}
     )
     batch_max_documents: int = field(default=1000, metadata={"help": "Most documents in one POST /v1/batches job."})
+    batch_retention_days: float = field(
+        default=30.0,
+        metadata={"help": "Days a finished API batch job and the text it fetched are kept (0: forever)."},
+    )
     batch_delay_s: float = field(
         default=1.0, metadata={"help": "Pause between two batch requests to the same host, in seconds."}
     )

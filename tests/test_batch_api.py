@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from veracity.service.app import create_app
+from veracity.service.batch import ResultsStore, Source
 
 METHADONE_TEXT = (
     "Methadone maintenance reduced heroin use compared with treatments that did not involve opioid replacement."
@@ -321,3 +322,26 @@ def test_a_killed_worker_is_restarted_and_its_job_finishes(web, settings, tmp_pa
     assert status["status"] == "done" and status["documents"]["checked"] == len(paths)
     lines = client.get(f"/v1/batches/{job}/results?limit=100").get_data(as_text=True).splitlines()
     assert sorted(json.loads(line)["id"] for line in lines) == sorted(web.base + p for p in paths)  # none twice
+
+
+def test_finished_jobs_and_their_text_are_deleted_after_the_retention_period(settings, tmp_path):
+    db = tmp_path / "batches.db"
+    with ResultsStore(db) as store:
+        for job in ("old", "recent", "stuck"):
+            store.create_job(job, [Source(key=f"{job}-doc", text=METHADONE_TEXT)], {"check_all": False})
+        store.set_job_status("old", "done")
+        store.set_job_status("recent", "failed", "network down")
+    with sqlite3.connect(db) as conn:  # "old" ended long ago; "stuck" is still queued, however old
+        conn.execute("UPDATE jobs SET finished_at = '2000-01-01T00:00:00+00:00' WHERE id = 'old'")
+        conn.execute("UPDATE jobs SET created_at = '2000-01-01T00:00:00+00:00' WHERE id = 'stuck'")
+    app = make_app(settings, db, batch_delay_s=0.0, batch_retention_days=30.0)
+    client = keyed_client(app)
+    try:
+        assert client.post("/v1/batches", json={"texts": [METHADONE_TEXT]}).status_code == 202
+        assert_error(client.get("/v1/batches/old"), 404, "batch_not_found")
+        assert client.get("/v1/batches/recent").status_code == 200
+        assert client.get("/v1/batches/stuck").status_code == 200
+    finally:
+        app.extensions["veracity_batches"].stop()
+    with sqlite3.connect(db) as conn:  # its documents and sentences went with it
+        assert conn.execute("SELECT count(*) FROM documents WHERE job = 'old'").fetchone() == (0,)

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,6 +224,29 @@ class ResultsStore:
             changes["finished_at"] = now_iso()
         with self._write():
             self.db.table("jobs").update(job, changes)
+
+    def purge_finished(self, older_than_days: float) -> int:
+        """Delete jobs that finished more than ``older_than_days`` ago, with their documents and sentences.
+
+        A job submitted to the API keeps every extracted text it fetched; without an end, the file grows with every
+        job and keeps pages nobody asks for any more. Queued and running jobs are never touched. Returns how many
+        jobs went.
+        """
+        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(timespec="seconds")
+        with self._write():
+            jobs = [
+                r["id"]
+                for r in self.db.query(
+                    "select id from jobs where status in ('done', 'failed') and finished_at < ?", [cutoff]
+                )
+            ]
+            for job in jobs:
+                self.db.execute(
+                    "delete from sentences where document_id in (select id from documents where job = ?)", [job]
+                )
+                self.db.execute("delete from documents where job = ?", [job])
+                self.db.execute("delete from jobs where id = ?", [job])
+        return len(jobs)
 
     # documents
 
