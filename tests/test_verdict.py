@@ -8,9 +8,8 @@ from veracity.service.pipeline import load_verdict_maker
 from veracity.service.retrieve import Evidence
 from veracity.service.settings import Settings
 
-# "Opioid use raises ...", not "Opioids raise ...": the shipped model (run 9) reads the bare plural subject at only
-# P(supports) 0.52, under its 0.80 cut (tests/test_stance.py keeps that weakness as a strict xfail); these tests
-# are about the rules, so they use a claim the model reads as the evidence's paraphrase.
+# "Opioid use raises ...", not "Opioids raise ...": run 9 read the bare plural subject under its cut (run 12 does
+# not); these tests are about the rules, so they use a claim every shipped model read as the evidence's paraphrase.
 CLAIM = "Opioid use raises prolactin levels."
 SUPPORTING = "Opioid use increases serum prolactin concentrations in men and women."
 CONTRADICTING = "Opioid use lowers serum prolactin concentrations in men and women."
@@ -78,7 +77,7 @@ def test_antonym_evidence_is_read_as_contradiction(verdict):
 
 def test_conflicting_evidence_that_neither_side_outweighs_is_reported_as_such(verdict):
     no_change = "Opioid use does not change prolactin levels."
-    items = [evidence("sup", SUPPORTING, "high"), evidence("con", no_change, "moderate", 0.7)]
+    items = [evidence("sup", SUPPORTING, "high"), evidence("con", no_change, "high", 0.7)]
     result = verdict.decide_many([CLAIM], [items])[0]
     assert [e.stance for e in result.evidence] == ["supports", "contradicts"]
     assert result.label == "unsupported" and "conflicts" in result.reason
