@@ -25,3 +25,13 @@ def test_readme_config_table_matches_the_settings():
 
     block = README.split("<!-- config -->\n", 1)[1].split("<!-- /config -->", 1)[0]
     assert block == settings_markdown(), "regenerate with: veracity config"
+
+
+def test_the_package_docstring_examples_are_todays_real_output():
+    """`help(veracity)` is often the first thing a Python user reads: its examples run against the shipped models."""
+    import doctest
+
+    import veracity
+
+    result = doctest.testmod(veracity, verbose=False)
+    assert result.attempted >= 4 and result.failed == 0
