@@ -347,12 +347,7 @@ def run_cell(library: str, data: Path, n: int, sweep: bool) -> dict[str, Any]:
     if isinstance(cell, Exact):
         cell.build(corpus)
     cell.search(queries[0], CANDIDATES)  # warm-up: first-touch of pages and lazy set-up are not timed
-    latencies = []
-    for q in queries[:LATENCY_QUERIES]:
-        t0 = time.perf_counter()
-        cell.search(q, CANDIDATES)
-        latencies.append((time.perf_counter() - t0) * 1000)
-    found = cell.search_many(queries, CANDIDATES)
+    measured = _recall_and_latency(cell, queries, truth)
     after = _status()
     row: dict[str, Any] = {
         "library": library,
@@ -361,10 +356,7 @@ def run_cell(library: str, data: Path, n: int, sweep: bool) -> dict[str, Any]:
         "save_s": round(save_s, 2),
         "load_s": round(load_s, 3),
         "file_mb": round(file_mb, 1),
-        "recall@10": round(recall(found, truth, 10), 4),
-        "recall@100": round(recall(found, truth, 100), 4),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 3),
-        "p95_ms": round(float(np.percentile(latencies, 95)), 3),
+        **measured,
         "rss_mb": round(after["VmRSS"], 1),
         "index_mb": round(max(built["VmRSS"] - before["VmRSS"], 0.0), 1),
         "peak_mb": round(after["VmHWM"], 1),
@@ -375,23 +367,25 @@ def run_cell(library: str, data: Path, n: int, sweep: bool) -> dict[str, Any]:
         row["sweep"] = []
         for ef in EF_SWEEP:
             cell.set_ef(ef)
-            lat = []
-            for q in queries[:LATENCY_QUERIES]:
-                t0 = time.perf_counter()
-                cell.search(q, CANDIDATES)
-                lat.append((time.perf_counter() - t0) * 1000)
-            found = cell.search_many(queries, CANDIDATES)
-            row["sweep"].append(
-                {
-                    "ef": ef,
-                    "recall@10": round(recall(found, truth, 10), 4),
-                    "recall@100": round(recall(found, truth, 100), 4),
-                    "p50_ms": round(float(np.percentile(lat, 50)), 3),
-                    "p95_ms": round(float(np.percentile(lat, 95)), 3),
-                }
-            )
+            row["sweep"].append({"ef": ef, **_recall_and_latency(cell, queries, truth)})
     path.unlink(missing_ok=True)
     return row
+
+
+def _recall_and_latency(cell: Any, queries: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Recall@10/100 over every query and p50/p95 of one-query searches, as the service issues them."""
+    latencies = []
+    for q in queries[:LATENCY_QUERIES]:
+        t0 = time.perf_counter()
+        cell.search(q, CANDIDATES)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    found = cell.search_many(queries, CANDIDATES)
+    return {
+        "recall@10": round(recall(found, truth, 10), 4),
+        "recall@100": round(recall(found, truth, 100), 4),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 3),
+        "p95_ms": round(float(np.percentile(latencies, 95)), 3),
+    }
 
 
 # -- the retriever end to end -------------------------------------------------------------------------------
