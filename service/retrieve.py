@@ -180,8 +180,8 @@ class Retriever:
             rows, features, score, passage_score = self._candidates(query, *heads[qi], scorers[qi])
             by_score = np.lexsort((-passage_score, -score))  # ties: the better passage first
             ranked.append([int(rows[i]) for i in by_score])
-            dense = scorers[qi](rows)[0]
-            similarity.append({int(r): float(s) for r, s in zip(rows, dense)})
+            # the cosine column of the features: the claim-statement similarity each hit reports, not scored again
+            similarity.append({int(r): float(s) for r, s in zip(rows, features[:, 0])})
         texts = self._passage_texts(best_passage, ranked, max(k, cfg.rerank if self.reranker else 0))
         if self.reranker is not None and cfg.rerank > 0:
             ranked = self._rerank(queries, ranked, texts)
