@@ -33,6 +33,7 @@ AREAS: list[tuple[str, str, str, int, int]] = [
     ("verifiable", "bench.verifiable", "verifiable.md", 600, 300),
     ("batch", "bench.batch", "batch.md", 900, 300),
     ("speed", "bench.speed", "speed.md", 1500, 300),
+    ("load", "bench.load", "load.md", 600, 200),
     ("ann", "bench.ann", "ann.md", 3600, 300),
 ]
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from bench import (
     table,
     write_result,
 )
+from bench.server import rss_mb, running_server
 
 SEED = ROOT / "tests" / "data" / "seed_article.txt"
 
@@ -192,31 +192,8 @@ def throughput(pipeline, repeats: int, n_sentences: int = 2000) -> dict[str, Any
 
 
 def server_rss(n_sentences: int = 1000) -> dict[str, Any]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "VERACITY_PORT": str(port),
-        "VERACITY_LOG_LEVEL": "WARNING",
-    }
-    exe = Path(sys.executable).with_name("veracity")
-    cmd = [str(exe), "serve"] if exe.exists() else [sys.executable, "-m", "veracity.service.cli", "serve"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}/v1"
-        deadline = time.time() + 180
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=5).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"veracity serve did not start: {proc.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.5)
-        idle = _rss(proc.pid)
+    with running_server() as (base, pid):
+        idle = rss_mb(pid)
         for text in (SEED.read_text(encoding="utf-8"), long_document(n_sentences)):
             body = json.dumps({"text": text}).encode()
             req = urllib.request.Request(base + "/check", data=body, headers={"Content-Type": "application/json"})
@@ -224,7 +201,7 @@ def server_rss(n_sentences: int = 1000) -> dict[str, Any]:
                 urllib.request.urlopen(req, timeout=600).read()
             except urllib.error.HTTPError as exc:  # e.g. a body-size limit: still measured, and said
                 idle.setdefault("errors", []).append(f"{exc.code} {exc.read()[:200]!r}")
-        after = _rss(proc.pid)
+        after = rss_mb(pid)
         return {
             "idle_rss_mb": idle["VmRSS"],
             "peak_rss_mb": after["VmHWM"],
@@ -232,21 +209,6 @@ def server_rss(n_sentences: int = 1000) -> dict[str, Any]:
             "errors": idle.get("errors", []),
             "request_sentences": n_sentences,
         }
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _rss(pid: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = round(int(value.split()[0]) / 1024, 1)
-    return fields
 
 
 # -- retrieval as the corpus grows -----------------------------------------------------------------------------

@@ -48,7 +48,8 @@ from training.stance_data import (
     write_pairs,
 )
 from training.stance_written import ANNOTATIONS_DIR, EvidenceResolver, read_challenge, read_written, to_pairs
-from veracity.models.stance import LABELS, StanceModel, apply_min_support
+from veracity.models.stance import LABELS, StanceModel
+from veracity.models.support_rule import apply_min_support
 
 log = logging.getLogger("bench.stance")
 

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from veracity.models.labels import STANCE_LABELS
 from veracity.models.precision import autocast, resolve
 
-LABELS: tuple[str, str, str] = ("supports", "contradicts", "neutral")
+LABELS = STANCE_LABELS
 DEFAULT_DIR = Path(__file__).resolve().parent / "stance"
 CONFIG_NAME = "stance_config.json"
 
@@ -154,24 +155,6 @@ class StanceModel:
     def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int | None = None) -> np.ndarray:
         """Calibrated probabilities (n, 3) in ``LABELS`` order: supports, contradicts, neutral."""
         return softmax(self.logits(pairs, batch_size) / self.config.temperature)
-
-
-def apply_min_support(probs: np.ndarray, min_support: float) -> np.ndarray:
-    """The decision rule as probabilities, so that the argmax is the pair's label.
-
-    Where P(supports) < ``min_support`` the support is not trusted: its mass moves to *neutral* ("takes no side"),
-    unless *contradicts* was the model's own first choice, which then stays the label. (It used to go to the
-    likelier of the other two, so a pair at 0.55 supports / 0.30 contradicts was shown as "contradicts", and one
-    such item was enough to call a word-for-word quotation of the corpus "conflicting".)"""
-    out = np.array(probs, dtype=np.float64).reshape(-1, 3)
-    weak = out[:, 0] < min_support
-    contra = weak & (out[:, 1] > out[:, 0]) & (out[:, 1] >= out[:, 2])
-    out[contra, 0] = 0.0
-    out[contra] /= out[contra].sum(axis=1, keepdims=True).clip(min=1e-12)
-    rest = weak & ~contra
-    out[rest, 2] += out[rest, 0]
-    out[rest, 0] = 0.0
-    return out
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

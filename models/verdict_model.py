@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-VERDICT_LABELS: tuple[str, str, str] = ("supported", "contradicted", "unsupported")
+from veracity.models.labels import VERDICT_LABELS
+
 DEFAULT_DIR = Path(__file__).resolve().parent / "verdict"
 MODEL_FILE = "verdict.skops"
 META_FILE = "verdict_meta.json"

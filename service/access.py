@@ -11,6 +11,9 @@ should be able to read the whole policy in one place.
   /v1/evidence``, ``/v1/batches``) allow only ``VERACITY_CORS_WRITE_ORIGINS``, whose default is the browser
   extensions' own origins.
 * API keys: compared as bytes in constant time; the log names a key by a short hash, never the key.
+* Rate limits (``VERACITY_RATE_LIMIT_PER_MINUTE``, off by default): per client, 429 with Retry-After beyond it.
+  A client is an accepted API key, else the address the request came from (``client_id``); the same identity
+  bounds the batch jobs a client may have queued (``VERACITY_BATCH_MAX_ACTIVE_JOBS``).
 * One access line per request (method, path, status, duration, key id) on the ``veracity.access`` logger; the
   text checked never appears in it.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import time
 from fnmatch import fnmatchcase
 
@@ -36,6 +40,7 @@ READ_ONLY_POSTS = frozenset({"/v1/check", "/v1/verify"})
 def init_app(app: Flask) -> None:
     app.before_request(_start_clock)
     app.before_request(_check_host)
+    app.before_request(_check_rate)
     app.after_request(_log_request)
 
 
@@ -62,6 +67,31 @@ def _check_host() -> None:
             f"This server does not answer for the host {host[:100]!r}; the operator can add it to "
             "VERACITY_ALLOWED_HOSTS (comma-separated, * for any).",
             400,
+        )
+
+
+def client_id() -> str:
+    """Whom a limit counts against: ``key:<hash>`` for an accepted API key, else ``addr:<remote address>``."""
+    given = given_key()
+    if given and key_accepted(given, current_app.config["VERACITY"].api_keys):
+        return "key:" + key_id(given)
+    return "addr:" + (request.remote_addr or "-")
+
+
+def _check_rate() -> None:
+    """Every /v1 request but preflights and the health probe counts; the web page and static files do not."""
+    if not request.path.startswith("/v1/") or request.method == "OPTIONS" or request.path == "/v1/health":
+        return
+    limiter = current_app.extensions["veracity.rate_limiter"]
+    wait = limiter.acquire(client_id())
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise VeracityError(
+            "rate_limited",
+            f"Too many requests from this client (the limit is {limiter.per_minute} a minute); retry after "
+            f"{seconds} s. The operator sets VERACITY_RATE_LIMIT_PER_MINUTE.",
+            429,
+            retry_after=seconds,
         )
 
 
@@ -104,6 +134,12 @@ def key_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8] if key else "-"
 
 
+def key_accepted(given: str, keys: tuple[str, ...]) -> bool:
+    # compared as bytes: compare_digest refuses non-ASCII str, which answered 500 for a key like "clé"
+    given_bytes = given.encode("utf-8", "surrogatepass")
+    return any(hmac.compare_digest(given_bytes, key.encode()) for key in keys)
+
+
 def require_api_key(action: str, setting_hint: str = "VERACITY_API_KEYS") -> None:
     """401/403 unless the request carries one of the operator's keys; ``action`` names what is refused."""
     keys = current_app.config["VERACITY"].api_keys
@@ -114,9 +150,7 @@ def require_api_key(action: str, setting_hint: str = "VERACITY_API_KEYS") -> Non
         raise VeracityError(
             "missing_api_key", "Send an API key in the X-API-Key header (or Authorization: Bearer KEY).", 401
         )
-    # compared as bytes: compare_digest refuses non-ASCII str, which answered 500 for a key like "clé"
-    given_bytes = given.encode("utf-8", "surrogatepass")
-    if not any(hmac.compare_digest(given_bytes, key.encode()) for key in keys):
+    if not key_accepted(given, keys):
         raise VeracityError(
             "invalid_api_key", "That API key is not accepted; check VERACITY_API_KEYS on the server.", 403
         )

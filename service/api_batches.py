@@ -13,9 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
-from veracity.service.access import add_cors_headers, require_api_key
+from veracity.service.access import add_cors_headers, client_id, require_api_key
 from veracity.service.api_v1 import read_json_body
-from veracity.service.batch import FINISHED, ResultsStore, Source, text_key
+from veracity.service.batch import FINISHED, ResultsStore, Source, TooManyJobs, text_key
+from veracity.service.batch.store import VERDICT_COLUMNS
 from veracity.service.batch.worker import WorkerSupervisor
 from veracity.service.errors import VeracityError
 from veracity.service.fetch import url_problem
@@ -125,12 +126,23 @@ def create():
     sources = _sources(payload)
     job = secrets.token_hex(8)
     retention = current_app.config["VERACITY"].batch_retention_days
+    max_active = current_app.config["VERACITY"].batch_max_active_jobs
     with _store() as store:
         if retention > 0:  # each new job clears the ones that ended long ago: the file does not grow forever
             purged = store.purge_finished(retention)
             if purged:
                 log.info("deleted %d batch jobs that finished more than %g days ago", purged, retention)
-        store.create_job(job, sources, {"check_all": check_all})
+        try:
+            store.create_job(job, sources, {"check_all": check_all}, client=client_id(), max_active=max_active)
+        except TooManyJobs as exc:
+            raise VeracityError(
+                "too_many_jobs",
+                f"This client already has {exc.active} batch jobs queued or running (the limit is {max_active}); "
+                "wait for one to finish (GET its status link), then submit again. The operator sets "
+                "VERACITY_BATCH_MAX_ACTIVE_JOBS.",
+                429,
+                retry_after=30,
+            ) from None
     current_app.extensions["veracity_batches"].ensure_running()
     body = {"ok": True, "id": job, "status": "queued", "documents": len(sources), **_links(job)}
     response = jsonify(body)
@@ -174,10 +186,7 @@ def status(job: str):
                 "fraction": round(done / progress["total"], 4) if progress["total"] else 1.0,
             },
             "documents": {s: progress[s] for s in FINISHED},
-            "sentences": {
-                k: progress[k]
-                for k in ("sentences", "checkworthy", "supported", "contradicted", "unsupported", "not_checkworthy")
-            },
+            "sentences": {k: progress[k] for k in ("sentences", "checkworthy", *VERDICT_COLUMNS)},
             **_links(job),
         }
     )

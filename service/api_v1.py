@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, jsonify, request
 
 from veracity.corpus.schema import normalise, validate_item
 from veracity.corpus.store import DuplicateIdError
+from veracity.models.labels import STANCE_LABELS
 from veracity.service.access import add_cors_headers, require_api_key
 from veracity.service.errors import VeracityError
-from veracity.service.pipeline import CheckResult, DeadlineExceeded, Pipeline, TooManySentences
+from veracity.service.pipeline import Abandoned, CheckResult, DeadlineExceeded, Pipeline, TooManySentences
 from veracity.service.verdict import ScoredEvidence, Verdict
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
+T = TypeVar("T")
 
 
 def _pipeline() -> Pipeline:
     return current_app.extensions["veracity"]
 
 
-def _admitted():
-    """A slot for model work (service/admission.py): 503 with Retry-After when the server is saturated."""
-    return current_app.extensions["veracity.admission"].slot()
+def _admitted(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Model work, run in a slot (service/admission.py): 503 with Retry-After when the server is saturated."""
+    return current_app.extensions["veracity.admission"].run(fn, *args, **kwargs)
 
 
 bp.after_request(add_cors_headers)
@@ -101,10 +104,20 @@ def check():
     started = time.perf_counter()
     deadline = time.monotonic() + settings.request_deadline_s if settings.request_deadline_s else None
     try:
-        with _admitted():
-            result = _pipeline().check(
-                text, check_all=options["check_all"], max_sentences=settings.max_sentences, deadline=deadline
-            )
+        result = _admitted(
+            _pipeline().check,
+            text,
+            check_all=options["check_all"],
+            max_sentences=settings.max_sentences,
+            deadline=deadline,
+            # waitress (``veracity serve``) reports a client that hung up; other servers do not, and run to the end
+            cancelled=request.environ.get("waitress.client_disconnected"),
+        )
+    except Abandoned:
+        # nobody reads this answer; the status is for the access log (499, as nginx logs a closed request)
+        raise VeracityError(
+            "client_closed_request", "The client closed the connection; the check was stopped.", 499
+        ) from None
     except TooManySentences as exc:
         raise VeracityError("too_many_sentences", str(exc), 413) from None
     except DeadlineExceeded:
@@ -186,8 +199,7 @@ def verify():
     payload = read_json_body()
     items = _verify_items(payload)
     started = time.perf_counter()
-    with _admitted():
-        verdicts = _pipeline().verify(items)
+    verdicts = _admitted(_pipeline().verify, items)
     results = []
     for (claim, _), verdict in zip(items, verdicts):
         data = verdict_json(verdict)
@@ -302,9 +314,7 @@ def evidence_json(scored: ScoredEvidence) -> dict[str, Any]:
     if scored.relevance is not None:
         data["relevance"] = scored.relevance
     if scored.stance_probs is not None:
-        data["stance_probs"] = dict(
-            zip(("supports", "contradicts", "neutral"), (round(p, 4) for p in scored.stance_probs))
-        )
+        data["stance_probs"] = dict(zip(STANCE_LABELS, (round(p, 4) for p in scored.stance_probs)))
     return data
 
 

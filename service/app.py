@@ -32,9 +32,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
         pipeline = build_pipeline(settings)
     app.extensions["veracity"] = pipeline
-    from veracity.service.admission import Admission
+    from veracity.service.admission import Admission, RateLimiter
 
-    app.extensions["veracity.admission"] = Admission(settings.max_in_flight, settings.queue_wait_s)
+    app.extensions["veracity.admission"] = Admission(
+        settings.max_in_flight, settings.queue_wait_s, max_queued=settings.max_queued
+    )
+    app.extensions["veracity.rate_limiter"] = RateLimiter(settings.rate_limit_per_minute)
 
     from veracity.service import access, api_batches, api_v1, web
 

@@ -58,7 +58,15 @@ def serve(host: str | None, port: int | None) -> None:
     supervisor.resume_unfinished()  # jobs a stopped server left unfinished
     supervisor.watch()  # and a worker that dies mid-job is started again within seconds
     click.echo(f"Veracity serving on http://{settings.host}:{settings.port} (corpus {settings.corpus_db})", err=True)
-    waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads_server, ident="veracity")
+    waitress_serve(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads_server,
+        connection_limit=settings.connection_limit,
+        channel_request_lookahead=1,  # keep reading, so that a client who hangs up is seen and its check stopped
+        ident="veracity",
+    )
 
 
 @main.command()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from veracity.models.labels import VERDICT_LABELS
 from veracity.service.batch import (
     BatchInputError,
     BatchOptions,
@@ -272,7 +273,7 @@ def summary_table(store: ResultsStore, stats: RunStats) -> str:
         f"| all | {p['sentences']} |",
         f"| check-worthy | {p['checkworthy']} |",
     ]
-    lines += [f"| {label} | {p[label]} |" for label in ("supported", "contradicted", "unsupported")]
+    lines += [f"| {label} | {p[label]} |" for label in VERDICT_LABELS]
     if errors:
         lines += ["", "| reason | documents |", "| --- | ---: |", *(f"| {code} | {n} |" for code, n in errors.items())]
     lines += [

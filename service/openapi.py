@@ -15,6 +15,8 @@ from flask import Flask
 
 import veracity
 from veracity.corpus.schema import GRADES
+from veracity.models.labels import STANCE_LABELS, VERDICT_LABELS
+from veracity.service.verdict import REASON_CODES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON = "application/json"
@@ -49,10 +51,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "StanceProbs": {
         "type": "object",
-        "required": ["supports", "contradicts", "neutral"],
-        "properties": {
-            k: {"type": "number", "minimum": 0, "maximum": 1} for k in ("supports", "contradicts", "neutral")
-        },
+        "required": list(STANCE_LABELS),
+        "properties": {k: {"type": "number", "minimum": 0, "maximum": 1} for k in STANCE_LABELS},
     },
     "Evidence": {
         "type": "object",
@@ -71,7 +71,7 @@ SCHEMAS: dict[str, Any] = {
             "grade": {"enum": list(GRADES)},
             "score": {"type": "number", "description": "cosine similarity of claim and evidence"},
             "relevance": {"type": "number", "description": "P(the item is about the claim)"},
-            "stance": {"enum": ["supports", "contradicts", "neutral", None]},
+            "stance": {"enum": [*STANCE_LABELS, None]},
             "stance_probs": {"$ref": "#/components/schemas/StanceProbs"},
         },
     },
@@ -79,13 +79,11 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["label", "confidence", "method", "reason", "reason_code", "driven_by", "evidence"],
         "properties": {
-            "label": {"enum": ["supported", "contradicted", "unsupported"]},
+            "label": {"enum": list(VERDICT_LABELS)},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
             "method": {"type": "string"},
             "reason": {"type": "string"},
-            "reason_code": {
-                "enum": ["supported", "contradicted", "conflicting", "weak_evidence_only", "no_side", "not_covered"]
-            },
+            "reason_code": {"enum": list(REASON_CODES)},
             "driven_by": _NULLABLE_STR,
             "evidence": {"type": "array", "items": {"$ref": "#/components/schemas/Evidence"}},
         },
@@ -322,7 +320,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             "required": True,
             "content": {_JSON: {"schema": {"$ref": "#/components/schemas/BatchRequest"}}},
         },
-        "responses": {"202": _body({"$ref": "#/components/schemas/BatchCreated"}, "queued"), **_errors(400, 413, 415)},
+        "responses": {
+            "202": _body({"$ref": "#/components/schemas/BatchCreated"}, "queued"),
+            **_errors(400, 401, 403, 413, 415, 429),
+        },
     },
     "batches.status": {
         "summary": "A batch job's status and progress",
@@ -372,7 +373,8 @@ def describe(app: Flask) -> dict[str, Any]:
             "title": "Veracity",
             "version": veracity.__version__,
             "description": "Claim fact-checking: sentences in, graded evidence and calibrated verdicts out. Every "
-            "error has the shape of the Error schema and a message that says what to do.",
+            "error has the shape of the Error schema and a message that says what to do. A busy server answers 503 and "
+            "a client over the operator's rate limit 429, both with Retry-After.",
         },
         "paths": dict(sorted(paths.items())),
         "components": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,10 @@ class TooManySentences(ValueError):
 
 class DeadlineExceeded(RuntimeError):
     """The request ran past its deadline; the work stopped at the next chunk boundary (nothing half-written)."""
+
+
+class Abandoned(RuntimeError):
+    """The client closed the connection before its answer: the rest of the work was dropped at a chunk boundary."""
 
 
 # Claims decided per verdict call when a deadline is set: small enough that a request stops within about a second
@@ -112,9 +116,16 @@ class Pipeline:
         }
 
     def check(
-        self, text: str, check_all: bool = False, max_sentences: int | None = None, deadline: float | None = None
+        self,
+        text: str,
+        check_all: bool = False,
+        max_sentences: int | None = None,
+        deadline: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> CheckResult:
-        return self.check_many([text], check_all=check_all, max_sentences=max_sentences, deadline=deadline)[0]
+        return self.check_many(
+            [text], check_all=check_all, max_sentences=max_sentences, deadline=deadline, cancelled=cancelled
+        )[0]
 
     def check_many(
         self,
@@ -122,18 +133,23 @@ class Pipeline:
         check_all: bool = False,
         max_sentences: int | None = None,
         deadline: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> list[CheckResult]:
         """Check several documents with one embedding pass and one verdict pass over all their claims.
 
         Batching across documents is what lets the batch runner approach the model's throughput. ``deadline``
         (a ``time.monotonic()`` value) stops the work between stages and between chunks of claims with
         ``DeadlineExceeded``: a server must not keep two cores busy for a client that has long given up.
+        ``cancelled`` (true once the client has hung up) stops it at the same points with ``Abandoned``.
         """
 
         def on_time() -> None:
+            if cancelled is not None and cancelled():
+                raise Abandoned("the client closed the connection")
             if deadline is not None and time.monotonic() > deadline:
                 raise DeadlineExceeded("the check ran past its deadline")
 
+        on_time()  # a request that waited for a slot may have been given up on meanwhile
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         per_doc = [segment(text, limit=max_sentences) for text in texts]
@@ -194,7 +210,7 @@ class Pipeline:
 
         t0 = time.perf_counter()
         stages: dict[str, float] = {"relevance": 0.0, "stance": 0.0, "combine": 0.0}
-        step = DEADLINE_CHUNK if deadline is not None else max(len(todo), 1)
+        step = DEADLINE_CHUNK if deadline is not None or cancelled is not None else max(len(todo), 1)
         for start in range(0, len(todo), step):
             chunk_stages: dict[str, float] = {}
             chunk = todo[start : start + step]

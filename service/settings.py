@@ -93,8 +93,19 @@ class Settings:
         default=4,
         metadata={"help": "Checks and verifications run at once; more wait up to queue_wait_s, then get 503."},
     )
+    max_queued: int = field(
+        default=4,
+        metadata={"help": "Checks that may wait for a slot while max_in_flight run; any more get 503 at once."},
+    )
     queue_wait_s: float = field(
         default=2.0, metadata={"help": "Seconds a request may wait for a free slot before a 503 with Retry-After."}
+    )
+    rate_limit_per_minute: int = field(
+        default=0,
+        metadata={
+            "help": "Requests per minute one client (an API key, else an address) may make to /v1, in bursts up to "
+            "the same number; beyond it 429 with Retry-After (0: no limit)."
+        },
     )
     verdict_cache_size: int = field(
         default=4096,
@@ -108,7 +119,16 @@ class Settings:
             "choices": ("auto", "fp32", "bf16"),
         },
     )
-    threads_server: int = field(default=4, metadata={"help": "Waitress worker threads."})
+    threads_server: int = field(
+        default=16,
+        metadata={
+            "help": "Waitress worker threads; keep above max_in_flight + max_queued, so that a request beyond them "
+            "is answered 503 at once instead of waiting unseen in the server's connection queue."
+        },
+    )
+    connection_limit: int = field(
+        default=100, metadata={"help": "Open connections waitress accepts; more wait in the operating system's queue."}
+    )
     api_keys: tuple[str, ...] = field(
         default=(), metadata={"help": "Comma-separated keys allowed to add evidence and submit batch jobs."}
     )
@@ -134,6 +154,13 @@ class Settings:
         default=False, metadata={"help": "Let batch jobs fetch private, loopback and link-local addresses."}
     )
     batch_max_documents: int = field(default=1000, metadata={"help": "Most documents in one POST /v1/batches job."})
+    batch_max_active_jobs: int = field(
+        default=4,
+        metadata={
+            "help": "Batch jobs one client (an API key, else an address) may have queued or running at once; "
+            "with VERACITY_BATCH_MAX_DOCUMENTS this bounds the documents it can queue (0: no limit)."
+        },
+    )
     batch_retention_days: float = field(
         default=30.0,
         metadata={"help": "Days a finished API batch job and the text it fetched are kept (0: forever)."},

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veracity.corpus.schema import GRADE_ORDER
-from veracity.models.stance import LABELS as STANCES
-from veracity.models.stance import apply_min_support
+from veracity.models.labels import STANCE_LABELS as STANCES
+from veracity.models.labels import VERDICT_LABELS
+from veracity.models.support_rule import apply_min_support
 from veracity.models.verdict_model import FEATURE_NAMES, GRADE_WEIGHTS, claim_features
 from veracity.service.retrieve import Evidence
 
-LABELS = ("supported", "contradicted", "unsupported")
+LABELS = VERDICT_LABELS
 # What a verdict rests on, for the page, the extension and exports to put in words (README, "Reason codes").
 REASON_CODES = ("supported", "contradicted", "conflicting", "weak_evidence_only", "no_side", "not_covered")
 NOT_COVERED = "not covered by the corpus: no retrieved evidence is about this claim"

@@ -92,3 +92,34 @@ def test_the_access_log_names_the_key_by_hash_and_never_the_text(client, caplog)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "veracity.access"]
     assert line.startswith("POST /v1/check 200 ") and f"key={key_id('test-key')}" in line
     assert "test-key" not in line and "prolactin" not in line
+
+
+def test_a_client_over_the_rate_limit_gets_429_with_retry_after(settings):
+    """Three requests a minute: the fourth from the same client waits; another key holder and the health probe
+    are not held back, and a key the server does not accept counts as the address it came from."""
+    app = create_app(replace(settings, rate_limit_per_minute=3, api_keys=("test-key", "other-key")))
+    client = app.test_client()
+    try:
+        for _ in range(3):
+            assert client.get("/v1/openapi.json").status_code == 200
+        refused = client.get("/v1/openapi.json", headers={"X-API-Key": "made-up"})
+        assert refused.status_code == 429 and error_code(refused) == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 20
+        assert "VERACITY_RATE_LIMIT_PER_MINUTE" in refused.get_json()["error"]["message"]
+        assert client.get("/v1/health").status_code == 200
+        assert client.get("/v1/openapi.json", headers={"X-API-Key": "other-key"}).status_code == 200
+        assert client.options("/v1/check", headers={"Origin": EVIL}).status_code != 429
+    finally:
+        app.extensions["veracity_batches"].stop()
+
+
+def test_the_rate_limiter_refills_over_time():
+    from veracity.service.admission import RateLimiter
+
+    limiter = RateLimiter(per_minute=60)  # one a second, bursts of 60
+    assert all(limiter.acquire("a", now=0.0) == 0.0 for _ in range(60))
+    assert limiter.acquire("a", now=0.0) == pytest.approx(1.0)
+    assert limiter.acquire("a", now=0.5) == pytest.approx(0.5)
+    assert limiter.acquire("a", now=1.0) == 0.0
+    assert limiter.acquire("b", now=1.0) == 0.0
+    assert RateLimiter(per_minute=0).acquire("a") == 0.0  # off

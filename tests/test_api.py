@@ -251,6 +251,46 @@ def test_a_saturated_server_sheds_load_with_503_and_retry_after(app):
         app.extensions["veracity.admission"] = admission
 
 
+def test_beyond_the_bounded_queue_a_request_is_refused_at_once(app):
+    """One slot, one place in the queue, a long wait allowed: the waiter is served when the slot frees, and the
+    request after it is refused immediately instead of piling up behind it."""
+    import threading
+    import time
+
+    from veracity.service.admission import Admission
+
+    admission = app.extensions["veracity.admission"]
+    app.extensions["veracity.admission"] = small = Admission(1, wait_s=30.0, max_queued=1)
+    waiter: list[int] = []
+    try:
+        with small.slot():
+            thread = threading.Thread(
+                target=lambda: waiter.append(
+                    app.test_client().post("/v1/check", json={"text": "Naloxone reverses opioid overdose."}).status_code
+                )
+            )
+            thread.start()
+            deadline = time.monotonic() + 10
+            while small._waiting < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            t0 = time.monotonic()
+            refused = app.test_client().post("/v1/check", json={"text": "Methadone is an opioid agonist."})
+            assert time.monotonic() - t0 < 5  # not the 30 s the waiter may wait
+            assert_error_shape(refused, 503, "overloaded")
+        thread.join(timeout=60)
+        assert waiter == [200]
+    finally:
+        app.extensions["veracity.admission"] = admission
+
+
+def test_model_work_runs_on_a_fixed_pool_of_threads(app):
+    import threading
+
+    names = {app.extensions["veracity.admission"].run(lambda: threading.current_thread().name) for _ in range(20)}
+    assert all(name.startswith("veracity-model") for name in names)
+    assert len(names) <= app.config["VERACITY"].max_in_flight
+
+
 def test_method_not_allowed_names_the_allowed_methods(client):
     response = client.get("/v1/check")
     assert_error_shape(response, 405, "method_not_allowed")

@@ -283,6 +283,7 @@ def test_a_killed_run_resumes_with_nothing_lost_or_duplicated(web, env, tmp_path
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    assert rows(out, "pragma integrity_check") == [("ok",)]
     finished_before = {k for (k,) in rows(out, "select key from documents where status != 'pending'")}
     assert 3 <= len(finished_before) < len(paths)
 

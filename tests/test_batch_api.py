@@ -345,3 +345,26 @@ def test_finished_jobs_and_their_text_are_deleted_after_the_retention_period(set
         app.extensions["veracity_batches"].stop()
     with sqlite3.connect(db) as conn:  # its documents and sentences went with it
         assert conn.execute("SELECT count(*) FROM documents WHERE job = 'old'").fetchone() == (0,)
+
+
+def test_a_client_with_too_many_active_jobs_gets_429_until_one_finishes(settings, tmp_path):
+    from veracity.service.access import key_id
+
+    db = tmp_path / "batches.db"
+    keyholder = "key:" + key_id("test-key")
+    with ResultsStore(db) as store:
+        for job in ("first", "second"):
+            store.create_job(job, [Source(key=f"{job}-doc", text=METHADONE_TEXT)], {}, client=keyholder)
+    app = make_app(settings, db, batch_delay_s=0.0, batch_max_active_jobs=2, open_batches=True)
+    try:
+        error = assert_error(
+            keyed_client(app).post("/v1/batches", json={"texts": [METHADONE_TEXT]}), 429, "too_many_jobs"
+        )
+        assert "2 batch jobs" in error["message"] and "VERACITY_BATCH_MAX_ACTIVE_JOBS" in error["message"]
+        # another client (no key, an open server) is not held back by this one's jobs
+        assert app.test_client().post("/v1/batches", json={"texts": [METHADONE_TEXT]}).status_code == 202
+        with ResultsStore(db) as store:
+            store.set_job_status("first", "done")
+        assert keyed_client(app).post("/v1/batches", json={"texts": [METHADONE_TEXT]}).status_code == 202
+    finally:
+        app.extensions["veracity_batches"].stop()

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -53,3 +59,44 @@ def test_a_damaged_model_file_stops_with_the_folder_and_the_fix(monkeypatch, tmp
     assert result.exit_code == 1
     assert f"cannot load the stance model in {damaged}" in result.output
     assert "VERACITY_STANCE_MODEL" in result.output and "Traceback" not in result.output
+
+
+def test_a_corpus_import_killed_midway_leaves_a_sound_file_and_runs_again(tmp_path):
+    """``kill -9`` while the embedder works: the file passes SQLite's integrity check and holds no partial import
+    (one transaction); the same command then imports everything."""
+    items = [json.loads(line) for line in (DATA / "evidence.jsonl").read_text(encoding="utf-8").splitlines()]
+    big = tmp_path / "big.jsonl"
+    with big.open("w", encoding="utf-8") as fh:
+        for i in range(4000):
+            item = dict(items[i % len(items)], id=f"bulk-{i:05d}")
+            item["statement"] = f"{item['statement']} (record {i})"
+            fh.write(json.dumps(item) + "\n")
+    db = tmp_path / "c.db"
+    veracity = Path(sys.executable).parent / "veracity"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    process = subprocess.Popen(
+        [str(veracity), "corpus", "import", str(big), "--db", str(db)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(6)  # models loaded, embedding under way
+        assert process.poll() is None, "the import finished before it could be killed; make the file larger"
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    if db.exists():
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            tables = {name for (name,) in conn.execute("select name from sqlite_master where type = 'table'")}
+            if "evidence" in tables:
+                assert conn.execute("select count(*) from evidence").fetchone() == (0,)
+    result = CliRunner().invoke(main, ["corpus", "import", str(big), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from evidence").fetchone() == (4000,)
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

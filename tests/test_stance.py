@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from training.train_stance import fit_support_threshold
-from veracity.models.stance import DEFAULT_DIR, LABELS, StanceModel, apply_min_support
+from veracity.models.stance import DEFAULT_DIR, LABELS, StanceModel
+from veracity.models.support_rule import apply_min_support
 from veracity.models.verdict_model import DEFAULT_DIR as VERDICT_DIR
 from veracity.models.verdict_model import (
     FEATURE_NAMES,

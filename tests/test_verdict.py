@@ -118,3 +118,13 @@ def test_on_topic_evidence_is_still_read_when_off_topic_items_sit_beside_it(verd
     result = verdict.decide_many([CLAIM], [items])[0]
     assert [e.stance for e in result.evidence] == [None, "supports"]
     assert result.label == "supported" and result.driver == "a"
+
+
+def test_the_verdict_rules_and_the_http_schema_import_without_torch():
+    """Labels and the support cut live in torch-free modules, so these layers stay cheap to import."""
+    import subprocess
+    import sys
+
+    code = "import sys, veracity.service.verdict, veracity.models.labels; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

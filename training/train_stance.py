@@ -46,10 +46,10 @@ from veracity.models.stance import (
     LABELS,
     StanceConfig,
     StanceModel,
-    apply_min_support,
     encode_batches,
     softmax,
 )
+from veracity.models.support_rule import apply_min_support
 
 log = logging.getLogger("train_stance")
 

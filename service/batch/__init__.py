@@ -13,7 +13,7 @@ below are the ones callers use; importing them loads no models and not Ray.
 from veracity.service.batch.check import DocResult
 from veracity.service.batch.runner import BatchOptions, RunStats, cpu_seconds, peak_rss_mb, run_batch
 from veracity.service.batch.sources import BatchInputError, Source, read_sources, text_key
-from veracity.service.batch.store import FINISHED, ResultsStore, document_json
+from veracity.service.batch.store import FINISHED, ResultsStore, TooManyJobs, document_json
 
 __all__ = [
     "FINISHED",
@@ -23,6 +23,7 @@ __all__ = [
     "ResultsStore",
     "RunStats",
     "Source",
+    "TooManyJobs",
     "cpu_seconds",
     "document_json",
     "peak_rss_mb",

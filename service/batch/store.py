@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from veracity.corpus.migrations import Migration, migrate
+from veracity.models.labels import VERDICT_LABELS
 from veracity.service.batch.sources import Source
 from veracity.service.fetch import now_iso
 
@@ -27,8 +28,16 @@ if TYPE_CHECKING:
     from veracity.service.batch.check import DocResult
 
 FINISHED = ("checked", "failed", "skipped")
-VERDICT_COLUMNS = ("supported", "contradicted", "unsupported", "not_checkworthy")
+VERDICT_COLUMNS = (*VERDICT_LABELS, "not_checkworthy")
 TOP_EVIDENCE = 3  # evidence ids kept per sentence: enough to audit a verdict without copying the corpus
+
+
+class TooManyJobs(Exception):
+    """The client already has as many jobs queued or running as the server allows."""
+
+    def __init__(self, active: int) -> None:
+        super().__init__(f"{active} jobs queued or running")
+        self.active = active
 
 
 # --- the schema, as named migrations (corpus/migrations.py's ``migrate`` applies them) ---------------------
@@ -110,7 +119,14 @@ def m001_results(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_results]
+def m002_job_client(db: sqlite_utils.Database) -> None:
+    """Who submitted an API job (``service.access.client_id``: a key's hash or an address), so that the jobs one
+    client may have queued at once can be bounded. Jobs from before carry none and count against nobody."""
+    db.table("jobs").add_column("client", str)
+    db.table("jobs").create_index(["client", "status"], if_not_exists=True)
+
+
+MIGRATIONS: list[Migration] = [m001_results, m002_job_client]
 # ``PRAGMA user_version`` counts the migrations applied: a file with more than this Veracity knows was written
 # by a newer one and is refused, as Veracity before named migrations (which wrote 1) refuses a later file.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -193,16 +209,47 @@ class ResultsStore:
             self.db.table("jobs").update(job, {"options": json.dumps(options)})
         return json.loads(previous["options"] or "{}")
 
-    def create_job(self, job: str, sources: list[Source], options: dict[str, Any], origin: str = "api") -> None:
-        """A job and all its documents in one transaction: it exists whole or not at all."""
+    def create_job(
+        self,
+        job: str,
+        sources: list[Source],
+        options: dict[str, Any],
+        origin: str = "api",
+        client: str | None = None,
+        max_active: int = 0,
+    ) -> None:
+        """A job and all its documents in one transaction: it exists whole or not at all.
+
+        With ``max_active`` > 0, a ``client`` that already has that many jobs queued or running gets
+        ``TooManyJobs`` instead; counted inside the write lock, so two requests at once cannot both slip in.
+        """
         with self._write():
-            self._insert_job(job, options, origin)
+            if client is not None and max_active > 0:
+                active = self.active_jobs(client)
+                if active >= max_active:
+                    raise TooManyJobs(active)
+            self._insert_job(job, options, origin, client)
             self._insert_sources(job, sources)
 
-    def _insert_job(self, job: str, options: dict[str, Any], origin: str) -> None:
+    def active_jobs(self, client: str) -> int:
+        """Jobs of ``client`` still queued or running."""
+        return int(
+            self.db.execute(
+                "select count(*) from jobs where client = ? and status in ('queued', 'running')", [client]
+            ).fetchone()[0]
+        )
+
+    def _insert_job(self, job: str, options: dict[str, Any], origin: str, client: str | None = None) -> None:
         """A new ``queued`` job row; the caller holds the write transaction."""
         self.db.table("jobs").insert(
-            {"id": job, "origin": origin, "status": "queued", "options": json.dumps(options), "created_at": now_iso()}
+            {
+                "id": job,
+                "origin": origin,
+                "status": "queued",
+                "options": json.dumps(options),
+                "created_at": now_iso(),
+                "client": client,
+            }
         )
 
     def job(self, job: str) -> dict[str, Any] | None:
