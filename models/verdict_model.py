@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,8 @@ class VerdictModel:
     estimator: Any
     feature_names: tuple[str, ...] = FEATURE_NAMES
     labels: tuple[str, ...] = VERDICT_LABELS
+    # reason_code -> (a, b): the confidence shown is sigmoid(a * logit(p) + b), fitted on held-out claims
+    confidence_calibration: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: str | Path = DEFAULT_DIR) -> VerdictModel:
@@ -128,7 +130,10 @@ class VerdictModel:
         names = tuple(meta["feature_names"])
         if names != FEATURE_NAMES:
             raise ValueError(f"{path} was fitted on features {names}; this code computes {FEATURE_NAMES}")
-        return cls(estimator, names, tuple(meta["labels"]))
+        calibration = meta.get("confidence_calibration", {}).get("coef", {})
+        return cls(
+            estimator, names, tuple(meta["labels"]), {k: (float(a), float(b)) for k, (a, b) in calibration.items()}
+        )
 
     def save(self, folder: str | Path, extra_meta: dict[str, Any] | None = None) -> None:
         import skops.io as sio
@@ -148,6 +153,19 @@ class VerdictModel:
         for j, c in enumerate(self.estimator.classes_):
             out[:, int(c)] = proba[:, j]
         return out
+
+    def calibrated_confidence(self, p: float, reason_code: str) -> float:
+        """P(the label shown is right), from the combiner's probability for that label and what it rests on.
+
+        The rules after the combiner override its choice (a support held back as "conflicting" shows
+        P(unsupported), often under 0.2), so the combiner's probability is not the chance that the label a reader
+        sees is right; this mapping, fitted per reason code on held-out claims, is. Codes without one keep ``p``.
+        """
+        coef = self.confidence_calibration.get(reason_code)
+        if coef is None:
+            return p
+        q = min(max(p, 1e-4), 1 - 1e-4)
+        return float(1.0 / (1.0 + np.exp(-(coef[0] * np.log(q / (1 - q)) + coef[1]))))
 
     def predict(self, features: np.ndarray) -> list[str]:
         return [self.labels[i] for i in self.predict_proba(features).argmax(axis=1)]

@@ -9,7 +9,7 @@ for what it is in every response.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -167,7 +167,7 @@ class StanceVerdict:
         )
         combined = self.combiner.predict_proba(features) if len(features) else features
         verdicts = [
-            self._decide(items, p, c, a, r)
+            self._calibrated(self._decide(items, p, c, a, r))
             for items, p, c, a, r in zip(evidence, per_claim, combined, about, relevance)
         ]
         timings["combine"] = _ms(t0)
@@ -288,6 +288,14 @@ class StanceVerdict:
             if not (supporting or contradicting)
             else "the evidence is not conclusive",
         )
+
+    def _calibrated(self, verdict: Verdict) -> Verdict:
+        """The confidence a reader sees: P(this label is right), when the combiner carries a calibration for the
+        verdict's reason code (models/verdict_model.py); otherwise the combiner's probability for the label."""
+        calibrate = getattr(self.combiner, "calibrated_confidence", None)
+        if calibrate is None:
+            return verdict
+        return replace(verdict, confidence=round(calibrate(verdict.confidence, verdict.reason_code), 4))
 
     def _unsupported(
         self, scored: list[ScoredEvidence], p: dict[str, float], reason: str, code: str = "no_side"

@@ -128,3 +128,17 @@ def test_the_verdict_rules_and_the_http_schema_import_without_torch():
     code = "import sys, veracity.service.verdict, veracity.models.labels; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_confidence_shown_is_the_calibrated_chance_that_the_label_is_right(verdict):
+    """A "conflicting" verdict used to show the combiner's P(unsupported) when it leaned to supported (often under
+    0.2, "7% confidence" on a label); the shipped combiner maps each reason code's probability to P(right), fitted
+    on held-out claims (models/verdict/README.md)."""
+    combiner = verdict.combiner
+    assert {"supported", "contradicted", "conflicting", "no_side"} <= set(combiner.confidence_calibration)
+    assert combiner.calibrated_confidence(0.1, "conflicting") > 0.3
+    assert combiner.calibrated_confidence(0.93, "not_covered") == 0.93  # no calibration: the probability as is
+    shown = verdict.decide_many(
+        [CLAIM], [[evidence("a", SUPPORTING, "moderate"), evidence("b", CONTRADICTING, "moderate")]]
+    )[0]
+    assert shown.reason_code == "conflicting" and shown.confidence > 0.3

@@ -445,6 +445,65 @@ def fit_written(x: np.ndarray, y: np.ndarray, groups: np.ndarray, split: np.ndar
     return est, {"dev_sweep_fit_on_train": sweep, "C": float(best), "fit_on": list(fit_on), "rows": int(mask.sum())}
 
 
+MIN_CALIBRATION_CLAIMS = 20
+
+
+def fit_confidence(verdicts: Sequence[Any], y: np.ndarray, fit: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Per reason code, logistic regression of "the final label is right" on logit(shown confidence), on the
+    claims in ``fit`` (dev). Codes with fewer than 20 such claims, or all right or all wrong, get no entry."""
+    from sklearn.linear_model import LogisticRegression
+
+    pred = np.array([VERDICT_LABELS.index(v.label) for v in verdicts])
+    conf = np.clip(np.array([float(v.confidence) for v in verdicts]), 1e-4, 1 - 1e-4)
+    correct = (pred == y).astype(int)
+    codes = np.array([v.reason_code for v in verdicts])
+    coef = {}
+    for code in sorted(set(codes[fit])):
+        m = fit & (codes == code)
+        if m.sum() < MIN_CALIBRATION_CLAIMS or correct[m].min() == correct[m].max():
+            continue
+        lr = LogisticRegression(C=1.0).fit(np.log(conf[m] / (1 - conf[m]))[:, None], correct[m])
+        coef[str(code)] = (round(float(lr.coef_[0, 0]), 6), round(float(lr.intercept_[0]), 6))
+    return coef
+
+
+def calibrate_shipped(
+    args: argparse.Namespace,
+    combiner: VerdictModel,
+    verdicts: Sequence[Any],
+    y: np.ndarray,
+    split: np.ndarray,
+    stance_revision: str | None,
+) -> dict[str, Any]:
+    """The shipped combiner unchanged, plus a confidence calibration fitted on the dev claims; scored on validation."""
+    from dataclasses import replace
+
+    coef = fit_confidence(verdicts, y, split == "dev")
+    calibrated = VerdictModel(combiner.estimator, combiner.feature_names, combiner.labels, coef)
+    shown = [replace(v, confidence=calibrated.calibrated_confidence(v.confidence, v.reason_code)) for v in verdicts]
+    report: dict[str, Any] = {"coef": coef, "fitted_on": "dev", "claims": int((split == "dev").sum())}
+    for name, vs in (("before", verdicts), ("after", shown)):
+        report[name] = {
+            s: final_label_metrics(y[split == s], [vs[i] for i in np.flatnonzero(split == s)])
+            for s in ("dev", "validation")
+        }
+    meta = json.loads((args.shipped / "verdict_meta.json").read_text(encoding="utf-8"))
+    meta["confidence_calibration"] = {
+        "method": "per reason_code, sigmoid(a * logit(p) + b) of the combiner's probability for the final label",
+        "fitted_on": f"{report['claims']} dev claims of the team-written corpus claims (train_verdict --written "
+        f"--calibrate-confidence) as the service reads them with stance model {stance_revision}",
+        "coef": {k: list(v) for k, v in coef.items()},
+        "validation_ece": {
+            "before": report["before"]["validation"]["ece"],
+            "after": report["after"]["validation"]["ece"],
+        },
+    }
+    calibrated.save(args.out, {k: v for k, v in meta.items() if k not in ("feature_names", "labels")})
+    VerdictModel.load(args.out)
+    (args.out / "confidence_calibration.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
 def run_written(args: argparse.Namespace) -> dict[str, Any]:
     """Refit the combiner on the written corpus claims and compare it with the shipped one (see the docstring)."""
     import tempfile
@@ -481,6 +540,8 @@ def run_written(args: argparse.Namespace) -> dict[str, Any]:
         split = np.array([c.split for c in claims])
         hit = np.array([c.ref_id in {e.id for e in ev} for c, ev in zip(claims, evidence, strict=True)])
 
+        if args.calibrate_confidence:
+            return calibrate_shipped(args, shipped_verdict.combiner, shipped, y, split, shipped_verdict.revision)
         est, fit_report = fit_written(x, y, groups, split, args.fit_on)
         refit = VerdictModel(est)
         val = np.flatnonzero(split == "validation")
@@ -555,6 +616,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--shipped", type=Path, default=Path("models/verdict"), help="combiner to compare with (--written)")
     ap.add_argument("--relevance", type=Path, default=Path("models/relevance"), help="aboutness model (--written)")
     ap.add_argument("--fit-on", nargs="+", default=["train", "dev"], choices=["train", "dev"], help="(--written)")
+    ap.add_argument(
+        "--calibrate-confidence",
+        action="store_true",
+        help="(--written) keep the shipped combiner and fit only the calibration of the confidence shown, per "
+        "reason code, on the dev claims; writes the combiner with it to --out",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.written:
