@@ -97,6 +97,64 @@ def speed(split: Callable[[str], list[str]], text: str, repeats: int) -> float:
     return n / best
 
 
+def _fill(unit: str, n: int) -> str:
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+# Request bodies a client can send within the 200 KB limit, the hostile ones from the reliability audit among them
+# (200 KB of short sentences on one line took 142 s before the limit was applied while segmenting).
+SHAPES: dict[str, Callable[[str, int], str]] = {
+    "prose (the seed article repeated)": lambda seed, n: _fill(seed + "\n\n", n),
+    "short sentences on one line": lambda seed, n: _fill("Ok. ", n),
+    "a numbered list": lambda seed, n: _fill("1. a\n", n),
+    "short lines": lambda seed, n: _fill("a\n", n),
+    "hard-wrapped words, no full stop": lambda seed, n: _fill("word word word word word\n", n),
+    "one word, no spaces": lambda seed, n: "x" * n,
+    "only full stops": lambda seed, n: "." * n,
+}
+
+
+def hostile(seed: str, quick: bool = False) -> list[dict]:  # type: ignore[type-arg]
+    """Per shape: the segmenter's time on 100 KB and 200 KB without a limit (linear: the ratio should be about 2,
+    at most 2.5), with the service's 2,000-sentence limit, and ``POST /v1/check`` of the 200 KB body end to end
+    (the default corpus and models; a result or a 4xx)."""
+    from veracity.service.app import create_app
+    from veracity.service.segment import segment
+    from veracity.service.settings import Settings
+
+    app = create_app(Settings(verdict_cache_size=0))
+    client = app.test_client()
+    client.post("/v1/check", json={"text": "Naloxone reverses an opioid overdose."})  # warm
+    rows = []
+    try:
+        for name, make in SHAPES.items():
+            row: dict = {"shape": name}  # type: ignore[type-arg]
+            for size in (100_000, 200_000):
+                text = make(seed, size)
+                t0 = time.perf_counter()
+                row[f"sentences_{size // 1000}k"] = len(segment(text))
+                row[f"segment_s_{size // 1000}k"] = round(time.perf_counter() - t0, 3)
+            row["ratio"] = round(row["segment_s_200k"] / max(row["segment_s_100k"], 1e-6), 2)
+            text = make(seed, 200_000)
+            t0 = time.perf_counter()
+            segment(text, limit=2000)
+            row["segment_limited_s"] = round(time.perf_counter() - t0, 3)
+            body = json.dumps({"text": text})
+            while len(body.encode()) > 200_000:  # the body, not the text, is what the limit counts
+                text = text[: len(text) - (len(body.encode()) - 200_000)]
+                body = json.dumps({"text": text})
+            t0 = time.perf_counter()
+            response = client.post("/v1/check", data=body, content_type="application/json")
+            row["api_s"] = round(time.perf_counter() - t0, 2)
+            row["api_status"] = response.status_code
+            if response.status_code >= 400:
+                row["api_error"] = response.get_json()["error"]["code"]
+            rows.append(row)
+    finally:
+        app.extensions["veracity_batches"].stop()
+    return rows
+
+
 def run(quick: bool = False) -> dict:  # type: ignore[type-arg]
     cases = load_cases()
     seed = (Path(__file__).resolve().parent.parent / "tests" / "data" / "seed_article.txt").read_text(encoding="utf-8")
@@ -113,6 +171,7 @@ def run(quick: bool = False) -> dict:  # type: ignore[type-arg]
         systems[name] = result
     categories = sorted({c["category"] for c in cases})
     return {
+        "hostile": hostile(seed, quick),
         "cases": len(cases),
         "by_category_n": dict(Counter(c["category"] for c in cases)),
         "categories": categories,
@@ -154,6 +213,37 @@ def render(results: dict) -> str:  # type: ignore[type-arg]
         ]
         out.append("")
     out += [f"Speed: the seed article repeated, on {results['machine']}.", ""]
+    if results.get("hostile"):
+        out += [
+            "## Any shape of body within the 200 KB limit",
+            "",
+            "The segmenter without a limit on 100 KB and 200 KB (linear if the ratio is about 2; the target is at most "
+            "2.5), with the service's 2,000-sentence limit, and `POST /v1/check` of the 200 KB body end to end "
+            "(default corpus and models, verdict cache off).",
+            "",
+            table(
+                [
+                    "shape",
+                    "sentences 100 / 200 KB",
+                    "segment 100 / 200 KB",
+                    "ratio",
+                    "with the limit",
+                    "POST /v1/check",
+                ],
+                [
+                    [
+                        h["shape"],
+                        f"{h['sentences_100k']:,} / {h['sentences_200k']:,}",
+                        f"{h['segment_s_100k']:.3f} / {h['segment_s_200k']:.3f} s",
+                        f"{h['ratio']:.2f}",
+                        f"{h['segment_limited_s']:.3f} s",
+                        f"{h['api_s']:.2f} s, {h['api_status']}" + (f" {h['api_error']}" if "api_error" in h else ""),
+                    ]
+                    for h in results["hostile"]
+                ],
+            ),
+            "",
+        ]
     return "\n".join(out)
 
 

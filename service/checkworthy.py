@@ -30,6 +30,8 @@ IMPERATIVE_VERBS = frozenset(
 )
 GREETINGS = re.compile(r"^(hi|hello|hey|welcome|thanks|thank you|dear|cheers|good (morning|afternoon|evening))\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+# More words than any sentence, and no sentence end: text pasted without punctuation, not one claim.
+RUN_ON_WORDS = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,10 @@ def rule_checkworthiness(segment: Segment) -> Checkworthiness:
         return Checkworthiness(False, 0.05, "greeting")
     if words and words[0].lower() in IMPERATIVE_VERBS:
         return Checkworthiness(False, 0.1, "instruction")
+    if not words:
+        return Checkworthiness(False, 0.0, "no words")
+    if len(words) > RUN_ON_WORDS and not TERMINAL_PUNCTUATION.search(text):
+        return Checkworthiness(False, 0.0, "run-on text")
     if len(words) < 4:
         return Checkworthiness(False, 0.1, "fragment")
     if segment.kind == "list_item" and not TERMINAL_PUNCTUATION.search(text) and len(words) <= 12:
@@ -65,7 +71,9 @@ def rule_checkworthiness(segment: Segment) -> Checkworthiness:
 
 # Forms that are never claims, whatever a model says: the issue's promise is that a heading, a question or an
 # outline instruction is never reported as an "unsupported" claim.
-HARD_SKIPS = frozenset({"heading", "question", "introduces a list", "greeting", "instruction", "outline entry"})
+HARD_SKIPS = frozenset(
+    {"heading", "question", "introduces a list", "greeting", "instruction", "outline entry", "no words", "run-on text"}
+)
 
 
 # A list item completing a lead-in is a claim, not an outline line: these rules do not skip it.
@@ -91,6 +99,11 @@ class CheckworthinessStage:
             name += f"+priority-{self.priority_model.revision}"
         return name
 
+    def skipped_by_rule(self, segments: list[Segment], claims: list[str | None]) -> list[bool]:
+        """Segments a rule rules out whatever a model says: they need no embedding (a 200 KB body of full stops
+        is 50 segments of 256 tokens each, two seconds of embedding for nothing)."""
+        return [rule.reason in HARD_SKIPS for rule in _rules(segments, claims)]
+
     def assess(
         self, segments: list[Segment], embeddings: np.ndarray, claims: list[str | None] | None = None
     ) -> list[Checkworthiness]:
@@ -98,12 +111,7 @@ class CheckworthinessStage:
         claims = claims or [None] * len(segments)
         texts = [c or s.text for s, c in zip(segments, claims)]
         kinds = ["sentence" if c is not None and s.kind == "list_item" else s.kind for s, c in zip(segments, claims)]
-        rules = []
-        for segment, claim in zip(segments, claims):
-            rule = rule_checkworthiness(segment)
-            if claim is not None and segment.kind == "list_item" and rule.reason in LIST_RULES:
-                rule = Checkworthiness(True, 0.9, "assertion: completes its lead-in")
-            rules.append(rule)
+        rules = _rules(segments, claims)
         if not segments:
             return rules
         priority = (
@@ -126,3 +134,13 @@ class CheckworthinessStage:
             else:
                 results.append(Checkworthiness(False, score, "model: not a verifiable assertion"))
         return results
+
+
+def _rules(segments: list[Segment], claims: list[str | None]) -> list[Checkworthiness]:
+    rules = []
+    for segment, claim in zip(segments, claims):
+        rule = rule_checkworthiness(segment)
+        if claim is not None and segment.kind == "list_item" and rule.reason in LIST_RULES:
+            rule = Checkworthiness(True, 0.9, "assertion: completes its lead-in")
+        rules.append(rule)
+    return rules

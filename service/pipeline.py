@@ -169,7 +169,11 @@ class Pipeline:
         t0 = time.perf_counter()
         flat = [s for segments in per_doc for s in segments]
         checked_as = [c or s.text for s, c in zip(flat, flat_claims)]
-        flat_vectors = self.embedder.encode(checked_as) if flat else np.zeros((0, DIMENSIONS), np.float32)
+        skipped = [False] * len(flat) if check_all else self.checkworthiness.skipped_by_rule(flat, flat_claims)
+        embed = [i for i, skip in enumerate(skipped) if not skip]
+        flat_vectors = np.zeros((len(flat), DIMENSIONS), np.float32)  # rows of skipped segments are never read
+        if embed:
+            flat_vectors[embed] = self.embedder.encode([checked_as[i] for i in embed])
         timings["embed"] = _ms(t0)
         on_time()
 

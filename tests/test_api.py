@@ -322,3 +322,18 @@ def test_the_pipeline_honours_a_deadline_between_chunks_of_claims(app):
         pipeline.check("Methadone is a full opioid agonist.", deadline=time.monotonic() - 1)
     result = pipeline.check("Methadone is a full opioid agonist.", deadline=time.monotonic() + 60)
     assert result.sentences[0].verdict is not None
+
+
+def test_text_without_words_or_without_any_sentence_end_is_never_a_claim(client):
+    """A body of full stops, or 200 KB of words pasted without punctuation, is not a set of claims: skipped by rule,
+    whatever a model says, and never embedded (it used to cost two seconds of embedding per 200 KB)."""
+    from veracity.service.checkworthy import rule_checkworthiness
+    from veracity.service.segment import Segment
+
+    dots = Segment(0, "." * 300, 0, 300, "sentence")
+    run_on = Segment(0, "word " * 400, 0, 2000, "sentence")
+    assert rule_checkworthiness(dots).reason == "no words"
+    assert rule_checkworthiness(run_on).reason == "run-on text"
+    body = client.post("/v1/check", json={"text": "." * 5000 + "\n\n" + "word " * 400}).get_json()
+    assert body["summary"]["not_checkworthy"] == len(body["sentences"]) >= 2
+    assert {s["checkworthy_reason"] for s in body["sentences"]} <= {"no words", "run-on text"}
