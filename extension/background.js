@@ -8,7 +8,7 @@
 import { ApiError, checkInChunks, codePointToUtf16, getSettings } from "./lib/api.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
-const running = new Set();
+const running = new Map(); // tabId -> the AbortController of the check in progress (Cancel aborts it)
 const LABELS = ["supported", "unsupported", "contradicted"];
 
 const stateKey = (tabId) => `tab:${tabId}`;
@@ -79,12 +79,16 @@ function slimSentence(sentence, toUtf16, chunkStart) {
 
 export async function checkTab(tabId) {
   if (running.has(tabId)) return;
-  running.add(tabId);
+  const controller = new AbortController();
+  running.set(tabId, controller);
   const keepAlive = setInterval(() => ext.runtime.getPlatformInfo(), 20_000); // long checks outlive the 30 s idle timer
   const settings = await getSettings();
   const summary = { supported: 0, unsupported: 0, contradicted: 0, not_checkworthy: 0 };
   let placed = 0;
   let unplaced = 0;
+  let claims = 0;
+  let fraction = 0;
+  const startedAt = Date.now();
   try {
     await setState(tabId, { state: "checking", progress: 0, apiUrl: settings.apiUrl });
     await injectContentScript(tabId);
@@ -94,7 +98,7 @@ export async function checkTab(tabId) {
       throw new ApiError("no_text", "Veracity found no readable text on this page: no article, paragraphs or headings outside navigation and hidden parts.");
     }
     const total = page.text.length;
-    const { chunks } = await checkInChunks(settings, page.text, async ({ start, end, response, chunks: done }) => {
+    const onPart = async ({ start, end, response, chunks: done }) => {
       const chunkText = page.text.slice(start, end);
       const toUtf16 = codePointToUtf16(chunkText);
       const checked = response.sentences.filter((s) => s.verdict && LABELS.includes(s.verdict.label));
@@ -104,14 +108,30 @@ export async function checkTab(tabId) {
       const result = await callPage(tabId, "highlight", checked.map((s) => slimSentence(s, toUtf16, start)));
       placed += result?.placed ?? 0;
       unplaced += result?.unplaced ?? 0;
-      const progress = end / total;
-      await callPage(tabId, "progress", { fraction: progress, chunks: done, summary });
-      await setState(tabId, { state: "checking", progress, chunks: done, summary, apiUrl: settings.apiUrl });
-    });
+      claims += checked.length;
+      fraction = end / total;
+      const elapsed = (Date.now() - startedAt) / 1000;
+      const secondsLeft = fraction < 1 ? Math.max(1, Math.round((elapsed * (1 - fraction)) / fraction)) : 0;
+      await callPage(tabId, "progress", { fraction, chunks: done, summary, claims, secondsLeft });
+      await setState(tabId, { state: "checking", progress: fraction, chunks: done, summary, apiUrl: settings.apiUrl });
+    };
+    const { chunks } = await checkInChunks(settings, page.text, onPart, { signal: controller.signal });
     await callPage(tabId, "finish", { summary, placed, unplaced, chunks });
     await setState(tabId, { state: "done", summary, placed, unplaced, chunks, apiUrl: settings.apiUrl });
   } catch (error) {
     const kind = error instanceof ApiError ? error.kind : "internal";
+    if (kind === "cancelled") {
+      const message =
+        `Cancelled: ${Math.round(fraction * 100)}% of the page checked, ${placed} sentence${placed === 1 ? "" : "s"} ` +
+        "highlighted; the rest was not sent.";
+      try {
+        await callPage(tabId, "cancelled", { summary, placed, message });
+      } catch {
+        // The tab went away; the popup still shows the message.
+      }
+      await setState(tabId, { state: "cancelled", message, summary, placed, progress: fraction, apiUrl: settings.apiUrl });
+      return;
+    }
     const message = error instanceof ApiError ? error.message : `Veracity failed while checking this page: ${error?.message || error}`;
     if (kind !== "page") {
       try {
@@ -149,6 +169,9 @@ ext.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (message.type === "veracity:check" && Number.isInteger(tabId)) {
     checkTab(tabId); // the popup follows progress through storage.session
     sendResponse({ started: true });
+  } else if (message.type === "veracity:cancel" && Number.isInteger(tabId)) {
+    running.get(tabId)?.abort();
+    sendResponse({ cancelled: running.has(tabId) });
   } else if (message.type === "veracity:clear" && Number.isInteger(tabId)) {
     clearTab(tabId).then(() => sendResponse({ cleared: true }));
     return true;

@@ -182,6 +182,14 @@ def report(server, fixture_site, closed_url, stub_api, unpacked_extension, seed_
         "seedText": seed_text,
         "astralText": ASTRAL_TEXT,
         "tooLongText": seed_text * 3,
+        # distinct claims (repeats would come back from the verdict cache at once): about 20 parts of model work
+        "cancelText": "\n\n".join(
+            " ".join(
+                f"In trial {i}-{j}, methadone cut heroin use by {(i * 7 + j) % 90 + 5} percent over {j + 2} weeks."
+                for j in range(8)
+            )
+            for i in range(200)
+        ),
         "screenshots": {name: str(path) for name, path in screenshots.items()},
     }
     (out / "config.json").write_text(json.dumps(config), encoding="utf-8")
@@ -298,8 +306,27 @@ def test_webpage_maps_code_point_offsets_past_astral_characters(report, api_chec
 
 def test_webpage_shows_the_api_error_message(report):
     web = scenario(report, "webpage")
-    assert "body_too_large" in web["tooLong"]
+    assert "Veracity is busy" in web["apiError"] and "(overloaded)" in web["apiError"]
     assert web["staleResultsAfterError"] is False  # the previous text's results are gone, not shown under the error
+
+
+def test_webpage_checks_a_long_text_in_parts_shown_as_they_come_back(report):
+    """Three seed articles are over the test server's 8,000-byte body limit: it used to be a 413 error."""
+    web = scenario(report, "webpage")
+    long = web["long"]
+    assert long["requests"] >= 3 and long["partial"] is True  # claims shown while the rest was still pending
+    assert any(s.startswith("Checked ") and "% of the text" in s and "s left" in s for s in long["statuses"])
+    assert long["status"].startswith("Done")
+    assert len(long["highlights"]) >= 2 * len(web["seed"]["highlights"])
+    assert sum(long["summary"].values()) >= 3 * sum(web["seed"]["summary"].values()) - 3
+
+
+def test_webpage_cancel_stops_sending_and_keeps_what_was_checked(report):
+    cancelled = scenario(report, "webpage")["cancelled"]
+    assert cancelled["status"].startswith("Cancelled") and "the rest was not sent" in cancelled["status"]
+    assert cancelled["requestsAfter"] == cancelled["requestsAtCancel"]  # no part sent after Cancel
+    assert cancelled["highlights"] and cancelled["pending"] > 0  # what came back stays; the rest is shown unchecked
+    assert cancelled["buttons"] == {"cancelHidden": True, "checkEnabled": True, "progressHidden": True}
 
 
 def test_webpage_moves_focus_to_the_results_and_leaves_no_blank_scroll(report):
@@ -417,6 +444,18 @@ def test_extension_sends_long_pages_in_chunks_with_progress(report):
     assert partial, f"no progress shown between chunks: {long['progressLog']}"
     # The long page is the seed article twice: the same sentences, highlighted in both copies.
     assert [h["text"] for h in long["highlights"]] == [h["text"] for h in seed["highlights"]] * 2
+
+
+def test_extension_cancel_stops_between_parts_and_keeps_the_highlights_so_far(report):
+    cancel = scenario(report, "extensionCancel")
+    assert "Veracity stopped checking this page" in cancel["banner"] and "the rest was not sent" in cancel["banner"]
+    assert cancel["cancelVisibleInPopup"] is True and cancel["popupDuring"]["state"].startswith("Checking")
+    assert 0 < cancel["atCancel"] == cancel["after"]  # what came back stays; nothing arrives after Cancel
+    assert (
+        cancel["popupAfter"]["state"].startswith("Cancelled")
+        and "% of the page checked" in cancel["popupAfter"]["state"]
+    )
+    assert cancel["cancelHiddenAfter"] is True and cancel["errors"] == []
 
 
 def test_extension_says_when_the_api_is_unreachable(report, closed_url):

@@ -404,7 +404,18 @@
   function begin(apiUrl) {
     if (marks.length) clear();
     const bar = el("progress", { max: "100", value: "0", "aria-label": "Checking progress" });
-    showBanner("progress", "Veracity is checking this page…", el("p", { class: "detail" }, `Sending the text to ${apiUrl}`), bar);
+    const cancel = el("button", { type: "button", class: "cancel" }, "Cancel");
+    cancel.addEventListener("click", () => {
+      cancel.disabled = true;
+      ext.runtime.sendMessage({ type: "veracity:cancel" });
+    });
+    showBanner(
+      "progress",
+      "Veracity is checking this page…",
+      el("p", { class: "detail" }, `Sending the text to ${apiUrl}`),
+      bar,
+      el("div", { class: "actions" }, cancel),
+    );
     return true;
   }
 
@@ -413,22 +424,21 @@
     return { text: page.text };
   }
 
-  function progress({ fraction, chunks, summary }) {
+  function progress({ fraction, chunks, claims = 0, secondsLeft = 0 }) {
     const bar = ui.banner.querySelector("progress");
     const detail = ui.banner.querySelector(".detail");
     const percent = Math.round(fraction * 100);
     if (bar) bar.value = percent;
-    if (detail) detail.textContent = `Checked ${percent}% of the text (${chunks} ${chunks === 1 ? "part" : "parts"} sent).`;
+    if (detail)
+      detail.textContent =
+        `Checked ${percent}% of the text · ${claims} ${claims === 1 ? "claim" : "claims"} so far` +
+        (secondsLeft ? ` · about ${secondsLeft} s left` : "") +
+        ` (${chunks} ${chunks === 1 ? "part" : "parts"} sent).`;
     return true;
   }
 
-  function finish({ summary, placed, unplaced, chunks }) {
-    const parts = [countsList(summary)];
-    const note = `${placed} sentence${placed === 1 ? "" : "s"} highlighted` +
-      (unplaced ? `; ${unplaced} could not be placed because the page changed` : "") +
-      (chunks > 1 ? `; sent in ${chunks} parts` : "") +
-      ". Hover a highlight for its evidence, or move between claims with Alt+J (next) and Alt+K (previous).";
-    parts.push(el("p", {}, note));
+  /** Next / Previous claim and Clear: the same buttons after a finished and after a cancelled check. */
+  function claimActions(placed) {
     const previous = el("button", { type: "button", class: "previous-claim" }, "Previous claim");
     const next = el("button", { type: "button", class: "next-claim" }, "Next claim");
     previous.addEventListener("click", () => moveClaim(-1));
@@ -438,7 +448,21 @@
       clear();
       ext.runtime.sendMessage({ type: "veracity:cleared" });
     });
-    parts.push(el("div", { class: "actions" }, ...(placed ? [previous, next] : []), clearButton));
+    return el("div", { class: "actions" }, ...(placed ? [previous, next] : []), clearButton);
+  }
+
+  function cancelled({ summary, placed, message }) {
+    showBanner("cancelled", "Veracity stopped checking this page", countsList(summary), el("p", {}, message), claimActions(placed));
+    return true;
+  }
+
+  function finish({ summary, placed, unplaced, chunks }) {
+    const parts = [countsList(summary)];
+    const note = `${placed} sentence${placed === 1 ? "" : "s"} highlighted` +
+      (unplaced ? `; ${unplaced} could not be placed because the page changed` : "") +
+      (chunks > 1 ? `; sent in ${chunks} parts` : "") +
+      ". Hover a highlight for its evidence, or move between claims with Alt+J (next) and Alt+K (previous).";
+    parts.push(el("p", {}, note), claimActions(placed));
     showBanner("done", "Veracity checked this page", ...parts);
     return true;
   }
@@ -667,6 +691,7 @@
     highlight,
     progress,
     finish,
+    cancelled,
     fail,
     clear,
   };

@@ -5,9 +5,10 @@
 
 export const DEFAULT_API_URL = "http://127.0.0.1:8080";
 
-// The API refuses bodies over 200 KB by default (413 body_too_large). Start just under that and halve
-// on a 413, so a server configured with a smaller limit still gets every chunk.
-export const FIRST_CHUNK_BYTES = 190_000;
+// A page goes in parts of about 12 KB (80-100 sentences, a second or two of model work on two cores), so
+// highlights appear as each part comes back and Cancel stops between parts. A server configured with a smaller
+// body limit answers 413 body_too_large, and the part is halved until it fits.
+export const FIRST_CHUNK_BYTES = 12_000;
 const SMALLEST_CHUNK_BYTES = 1_000;
 const REQUEST_TIMEOUT_MS = 120_000;
 
@@ -17,7 +18,7 @@ const ext = globalThis.browser ?? globalThis.chrome;
 export class ApiError extends Error {
   constructor(kind, message, { code = null, status = null } = {}) {
     super(message);
-    this.kind = kind; // "unreachable" | "api_error" | "bad_response" | "no_text" | "page"
+    this.kind = kind; // "unreachable" | "api_error" | "bad_response" | "no_text" | "page" | "cancelled"
     this.code = code;
     this.status = status;
   }
@@ -52,6 +53,8 @@ async function request(settings, path, init = {}) {
   if (settings.apiKey) headers["X-API-Key"] = settings.apiKey;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), init.timeoutMs ?? REQUEST_TIMEOUT_MS);
+  const cancel = () => controller.abort(); // the user's Cancel (init.signal) stops the request in flight
+  init.signal?.addEventListener("abort", cancel, { once: true });
   let response;
   try {
     response = await fetch(settings.apiUrl + path, {
@@ -63,6 +66,7 @@ async function request(settings, path, init = {}) {
       referrerPolicy: "no-referrer",
     });
   } catch (error) {
+    if (init.signal?.aborted) throw cancelled();
     const why = error?.name === "AbortError" ? "did not answer in time" : "could not be reached";
     throw new ApiError(
       "unreachable",
@@ -70,6 +74,7 @@ async function request(settings, path, init = {}) {
     );
   } finally {
     clearTimeout(timer);
+    init.signal?.removeEventListener("abort", cancel);
   }
   let body = null;
   try {
@@ -98,13 +103,16 @@ export function getHealth(settings) {
   return request(settings, "/v1/health", { method: "GET", timeoutMs: 5_000 });
 }
 
-export function postCheck(settings, text) {
+export function postCheck(settings, text, signal = undefined) {
   return request(settings, "/v1/check", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ text, check_all: false }),
+    signal,
   });
 }
+
+const cancelled = () => new ApiError("cancelled", "Cancelled: the rest of the page was not sent.");
 
 const encoder = new TextEncoder();
 
@@ -164,11 +172,12 @@ export function codePointToUtf16(text) {
  * Check `text` chunk by chunk. Calls `onChunk({start, end, response})` after each chunk (`start` and
  * `end` are UTF-16 indices into `text`) so the caller can highlight and report progress as it goes.
  */
-export async function checkInChunks(settings, text, onChunk, { firstChunkBytes = FIRST_CHUNK_BYTES } = {}) {
+export async function checkInChunks(settings, text, onChunk, { firstChunkBytes = FIRST_CHUNK_BYTES, signal } = {}) {
   let maxBytes = firstChunkBytes;
   let start = 0;
   let chunks = 0;
   while (start < text.length) {
+    if (signal?.aborted) throw cancelled();
     const end = chunkEnd(text, start, maxBytes);
     const piece = text.slice(start, end);
     if (!piece.trim()) {
@@ -177,7 +186,7 @@ export async function checkInChunks(settings, text, onChunk, { firstChunkBytes =
     }
     let response;
     try {
-      response = await postCheck(settings, piece);
+      response = await postCheck(settings, piece, signal);
     } catch (error) {
       const tooBig = error instanceof ApiError && (error.code === "body_too_large" || error.code === "too_many_sentences");
       if (tooBig && maxBytes > SMALLEST_CHUNK_BYTES) {

@@ -20,6 +20,7 @@ function render(state) {
   const summary = $("summary");
   pageState.dataset.state = state?.state ?? "none";
   bar.hidden = state?.state !== "checking";
+  $("cancel").hidden = state?.state !== "checking";
   $("check").disabled = state?.state === "checking";
   $("check").textContent = state ? "Check again" : "Check this page";
   $("clear").disabled = !state || !(state.placed > 0 || state.state === "checking");
@@ -39,6 +40,8 @@ function render(state) {
     const percent = Math.round((state.progress || 0) * 100);
     bar.value = percent;
     pageState.textContent = `Checking… ${percent}%`;
+  } else if (state.state === "cancelled") {
+    pageState.textContent = state.message; // how much was checked; the highlights of that part stay
   } else if (state.state === "done") {
     pageState.textContent = `Checked: ${state.placed} sentence${state.placed === 1 ? "" : "s"} highlighted` +
       (state.chunks > 1 ? ` (sent in ${state.chunks} parts).` : ".");
@@ -75,6 +78,7 @@ async function main() {
   }
   const check = () => ext.runtime.sendMessage({ type: "veracity:check", tabId });
   $("check").addEventListener("click", check);
+  $("cancel").addEventListener("click", () => ext.runtime.sendMessage({ type: "veracity:cancel", tabId }));
   $("clear").addEventListener("click", async () => {
     await ext.runtime.sendMessage({ type: "veracity:clear", tabId });
     render(null);

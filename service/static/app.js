@@ -39,16 +39,53 @@ function codePointToUtf16(text) {
   return (offset) => table[Math.min(offset, table.length - 1)];
 }
 
-function showError(message) {
+function showError(message, { keepResults = false } = {}) {
   errorBox.textContent = message;
   errorBox.hidden = false;
   statusLine.textContent = "";
-  results.hidden = true; // results of an earlier text must not sit under an error about this one
+  // Results of an earlier text must not sit under an error about this one; the parts of this text already
+  // checked stay (keepResults), and the message says the rest was not.
+  if (!keepResults) results.hidden = true;
   hidePopover();
+}
+
+// ---- Checking: long texts go in parts, shown as they come back, with progress and Cancel ----------
+
+// About 50 sentences: on two cores a part comes back every second or two. A server with a smaller body limit
+// answers 413 body_too_large, and the part is halved until it fits.
+const PART_CHARS = 6000;
+const SMALLEST_PART_CHARS = 500;
+const progressBar = $("progress");
+const cancelButton = $("cancel-button");
+let running = null; // the AbortController of the check in progress
+
+/** End (exclusive, UTF-16) of the part of `text` from `start`: at most `limit` long, after a paragraph or line
+ * break where one fits in its second half (so a sentence is never cut), else after a space. */
+function partEnd(text, start, limit) {
+  if (text.length - start <= limit) return text.length;
+  const head = text.slice(start, start + limit);
+  for (const mark of ["\n\n", "\n", " "]) {
+    const at = head.lastIndexOf(mark);
+    if (at >= limit / 2) return start + at + mark.length;
+  }
+  let end = start + limit;
+  if (/[\uD800-\uDBFF]/.test(text[end - 1])) end -= 1; // never split a surrogate pair
+  return end;
+}
+
+function progressText(done, total, claims, startedAt) {
+  const fraction = done / total;
+  const elapsed = (performance.now() - startedAt) / 1000;
+  const left = fraction > 0 ? Math.max(1, Math.round((elapsed * (1 - fraction)) / fraction)) : null;
+  return (
+    `Checked ${Math.round(fraction * 100)}% of the text · ${claims} ${claims === 1 ? "claim" : "claims"} so far` +
+    (left === null ? "" : ` · about ${left} s left`)
+  );
 }
 
 async function check(event) {
   event.preventDefault();
+  if (running) return;
   const text = textArea.value;
   errorBox.hidden = true;
   if (!text.trim()) {
@@ -56,88 +93,156 @@ async function check(event) {
     textArea.focus();
     return;
   }
+  const controller = new AbortController();
+  running = controller;
   button.disabled = true;
+  cancelButton.hidden = false;
+  progressBar.hidden = false;
+  progressBar.value = 0;
+  results.hidden = true; // the last text's results go as soon as a new check starts
   statusLine.textContent = "Checking…";
-  let response;
-  let body;
+  const view = startRender(text);
+  const checkAll = $("check-all").checked;
+  const startedAt = performance.now();
+  let limit = PART_CHARS;
+  let done = 0;
   try {
-    response = await fetch("v1/check", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ text, check_all: $("check-all").checked }),
-    });
-    body = await response.json().catch(() => null);
-  } catch {
-    showError("Could not reach the Veracity server. Is it still running? Try again in a moment.");
-    return;
+    while (done < text.length) {
+      const end = partEnd(text, done, limit);
+      const piece = text.slice(done, end);
+      let response;
+      let body;
+      try {
+        response = await fetch("v1/check", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify({ text: piece, check_all: checkAll }),
+          signal: controller.signal,
+        });
+        body = await response.json().catch(() => null);
+      } catch {
+        if (controller.signal.aborted) {
+          statusLine.textContent =
+            `Cancelled: ${Math.round((100 * done) / text.length)}% of the text checked ` +
+            `(${view.claims} ${view.claims === 1 ? "claim" : "claims"}); the rest was not sent.`;
+          view.finish(false);
+          return;
+        }
+        showError("Could not reach the Veracity server. Is it still running? Try again in a moment.", {
+          keepResults: done > 0,
+        });
+        return;
+      }
+      if (response.status === 413 && body?.error?.code === "body_too_large" && limit > SMALLEST_PART_CHARS) {
+        limit = Math.max(SMALLEST_PART_CHARS, Math.floor(limit / 2));
+        continue;
+      }
+      if (!body || body.ok !== true) {
+        const error = body?.error;
+        const message = error ? `${error.message} (${error.code})` : `The server answered HTTP ${response.status} without a result.`;
+        showError(done > 0 ? `${message} The text after ${Math.round((100 * done) / text.length)}% was not checked.` : message, {
+          keepResults: done > 0,
+        });
+        return;
+      }
+      view.add(done, piece, body);
+      done = end;
+      progressBar.value = done / text.length;
+      if (done < text.length) statusLine.textContent = progressText(done, text.length, view.claims, startedAt);
+    }
+    view.finish(true);
   } finally {
+    running = null;
     button.disabled = false;
+    cancelButton.hidden = true;
+    progressBar.hidden = true;
   }
-  if (!body || body.ok !== true) {
-    const error = body?.error;
-    showError(error ? `${error.message} (${error.code})` : `The server answered HTTP ${response.status} without a result.`);
-    return;
-  }
-  render(text, body);
 }
 
-function render(text, body) {
+cancelButton.addEventListener("click", () => running?.abort());
+
+/** The annotated text, built part by part: each part's sentences replace the grey, not yet checked tail. */
+function startRender(text) {
   hidePopover();
   sentences = new Map();
-  const toUtf16 = codePointToUtf16(text);
-  const parts = [];
-  let cursor = 0;
-  for (const s of [...body.sentences].sort((a, b) => a.start - b.start)) {
-    const start = toUtf16(s.start);
-    const end = toUtf16(s.end);
-    if (start > cursor) parts.push(text.slice(cursor, start));
-    const sentenceText = text.slice(start, end);
-    if (s.verdict && LABELS.includes(s.verdict.label)) {
-      const words = describeVerdict(s.verdict);
-      sentences.set(s.index, s);
-      // Not a Tab stop each: "Next claim" / "Previous claim" (buttons, n / p, Alt+J / Alt+K) move focus here.
-      parts.push(
-        el(
-          "span",
-          {
-            class: `sentence verdict-${s.verdict.label} state-${words.state}`,
-            "data-index": String(s.index),
-            "data-label": s.verdict.label,
-            "data-state": words.state,
-            tabindex: "-1",
-            role: "button",
-            "aria-haspopup": "dialog",
-            "aria-expanded": "false",
-            "aria-controls": "evidence-popover",
-          },
-          el("span", { class: "visually-hidden" }, `${words.headline}: `),
-          el("span", { class: "sentence-text" }, sentenceText),
-        ),
-      );
-    } else {
-      parts.push(el("span", { class: "sentence not-checked", "data-index": String(s.index) }, sentenceText));
-    }
-    cursor = Math.max(cursor, end);
-  }
-  parts.push(text.slice(cursor));
-  docView.replaceChildren(...parts);
+  const summary = { supported: 0, unsupported: 0, contradicted: 0, not_checkworthy: 0 };
+  let count = 0;
+  let last = null; // the last part's body: corpus and model
+  let tail = el("span", { class: "pending" }, text);
+  docView.replaceChildren(tail);
+  const view = {
+    claims: 0,
+    add(offset, piece, body) {
+      const toUtf16 = codePointToUtf16(piece);
+      const parts = [];
+      let cursor = 0;
+      for (const s of [...body.sentences].sort((a, b) => a.start - b.start)) {
+        const start = toUtf16(s.start);
+        const end = toUtf16(s.end);
+        if (start > cursor) parts.push(piece.slice(cursor, start));
+        parts.push(sentenceNode({ ...s, index: count++ }, piece.slice(start, end)));
+        cursor = Math.max(cursor, end);
+      }
+      parts.push(piece.slice(cursor));
+      const rest = text.slice(offset + piece.length);
+      const next = el("span", { class: "pending" }, rest);
+      tail.replaceWith(...parts, next);
+      tail = next;
+      for (const key of Object.keys(summary)) summary[key] += body.summary[key] ?? 0;
+      view.claims = sentences.size;
+      last = body;
+      showSummary(summary);
+      if (results.hidden) {
+        results.hidden = false;
+        // Focus and scroll to the results once (on a phone they open below the fold); later parts arrive
+        // without moving the reader.
+        results.focus({ preventScroll: true });
+        results.scrollIntoView({ block: "start" });
+      }
+    },
+    finish(complete) {
+      if (!tail.textContent) tail.remove();
+      const checked = sentences.size;
+      $("meta").textContent =
+        `${count} sentences, ${checked} checked against corpus ${last?.corpus?.version ?? "?"} ` +
+        `(${last?.corpus?.items ?? "?"} evidence items) with ${last?.model?.verdict ?? "the verdict model"}.`;
+      if (complete)
+        statusLine.textContent =
+          `Done: ${summary.supported} supported, ${summary.unsupported} unsupported, ${summary.contradicted} contradicted, ` +
+          `${summary.not_checkworthy} not check-worthy.`;
+    },
+  };
+  return view;
+}
 
-  const summary = body.summary;
+function sentenceNode(s, sentenceText) {
+  if (!(s.verdict && LABELS.includes(s.verdict.label)))
+    return el("span", { class: "sentence not-checked", "data-index": String(s.index) }, sentenceText);
+  const words = describeVerdict(s.verdict);
+  sentences.set(s.index, s);
+  // Not a Tab stop each: "Next claim" / "Previous claim" (buttons, n / p, Alt+J / Alt+K) move focus here.
+  return el(
+    "span",
+    {
+      class: `sentence verdict-${s.verdict.label} state-${words.state}`,
+      "data-index": String(s.index),
+      "data-label": s.verdict.label,
+      "data-state": words.state,
+      tabindex: "-1",
+      role: "button",
+      "aria-haspopup": "dialog",
+      "aria-expanded": "false",
+      "aria-controls": "evidence-popover",
+    },
+    el("span", { class: "visually-hidden" }, `${words.headline}: `),
+    el("span", { class: "sentence-text" }, sentenceText),
+  );
+}
+
+function showSummary(summary) {
   const total = Object.values(summary).reduce((a, b) => a + b, 0) || 1;
   for (const node of document.querySelectorAll("[data-count]")) node.textContent = String(summary[node.dataset.count] ?? 0);
   for (const node of document.querySelectorAll("[data-part]")) node.style.width = `${(100 * (summary[node.dataset.part] ?? 0)) / total}%`;
-  const checked = sentences.size;
-  $("meta").textContent =
-    `${body.sentences.length} sentences, ${checked} checked against corpus ${body.corpus?.version ?? "?"} ` +
-    `(${body.corpus?.items ?? "?"} evidence items) with ${body.model?.verdict ?? "the verdict model"}.`;
-  statusLine.textContent =
-    `Done: ${summary.supported} supported, ${summary.unsupported} unsupported, ${summary.contradicted} contradicted, ` +
-    `${summary.not_checkworthy} not check-worthy.`;
-  results.hidden = false;
-  // Focus and scroll to the results (on a phone they open below the fold, and focus would drop to the body).
-  results.setAttribute("tabindex", "-1");
-  results.focus({ preventScroll: true });
-  results.scrollIntoView({ block: "start" });
 }
 
 // ---- The evidence popover ------------------------------------------------------------------------

@@ -240,12 +240,71 @@ async function webpage(browser) {
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Done"), null, { timeout: TIMEOUT_MS });
   const astral = await collect();
 
-  // An API error (body over the server's limit) is shown, not swallowed.
+  // A text longer than the server's body limit goes in parts, each shown as it comes back.
+  let checkRequests = 0;
+  page.on("request", (request) => {
+    if (request.url().endsWith("/v1/check")) checkRequests += 1;
+  });
+  const watchProgress = () =>
+    page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const seen = { partial: false, statuses: [] };
+          const look = () => {
+            const status = document.getElementById("status").textContent;
+            if (status && !seen.statuses.includes(status)) seen.statuses.push(status);
+            const checking = !document.getElementById("cancel-button").hidden;
+            const shown = document.querySelectorAll("#document .sentence[data-label]").length;
+            const pending = document.querySelector("#document .pending")?.textContent.length ?? 0;
+            if (checking && shown > 0 && pending > 0) seen.partial = true;
+            if (/^(Done|Cancelled)/.test(status) || !document.getElementById("error").hidden) resolve(seen);
+            else setTimeout(look, 20);
+          };
+          look();
+        }),
+    );
   await page.fill("#text", config.tooLongText);
+  checkRequests = 0;
+  await page.click("#check-button");
+  const parts = await watchProgress();
+  const long = { ...(await collect()), requests: checkRequests, ...parts };
+
+  // Cancel: the parts not yet sent are never sent; what came back stays, the rest stays grey.
+  await page.fill("#text", config.cancelText);
+  checkRequests = 0;
+  await page.click("#check-button");
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Checked"), null, { timeout: TIMEOUT_MS });
+  const requestsAtCancel = checkRequests;
+  await page.click("#cancel-button");
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Cancelled"), null, { timeout: TIMEOUT_MS });
+  await page.waitForTimeout(1500);
+  const cancelled = {
+    ...(await collect()),
+    requestsAtCancel,
+    requestsAfter: checkRequests,
+    pending: await page.evaluate(() => document.querySelector("#document .pending")?.textContent.length ?? 0),
+    buttons: await page.evaluate(() => ({
+      cancelHidden: document.getElementById("cancel-button").hidden,
+      checkEnabled: !document.getElementById("check-button").disabled,
+      progressHidden: document.getElementById("progress").hidden,
+    })),
+  };
+
+  // An API error is shown, not swallowed, and the previous text's results go.
+  await page.route("**/v1/check", (route) =>
+    route.fulfill({
+      status: 503,
+      contentType: "application/json",
+      headers: { "Retry-After": "2" },
+      body: JSON.stringify({ ok: false, error: { code: "overloaded", message: "Veracity is busy; retry after 2 s.", status: 503 } }),
+    }),
+  );
+  await page.fill("#text", config.astralText);
   await page.click("#check-button");
   await page.waitForSelector("#error:not([hidden])", { timeout: TIMEOUT_MS });
-  const tooLong = await page.textContent("#error");
+  const apiError = await page.textContent("#error");
   const staleResultsAfterError = await page.evaluate(() => !document.getElementById("results").hidden);
+  await page.unroute("**/v1/check");
 
   // Dark mode follows the system setting.
   await page.emulateMedia({ colorScheme: "dark" });
@@ -257,7 +316,7 @@ async function webpage(browser) {
   await page.emulateMedia({ colorScheme: "light" });
 
   await context.close();
-  return { scope, seed, popover, keyboard, astral, tooLong, staleResultsAfterError, dark, cspViolations, pageErrors };
+  return { scope, seed, popover, keyboard, astral, long, cancelled, apiError, staleResultsAfterError, dark, cspViolations, pageErrors };
 }
 
 /** Every verdict state on the web page, from the stub API's canned verdicts (the page's own /v1/check is rerouted). */
@@ -510,6 +569,31 @@ async function extensionLong(ext, h) {
   return result;
 }
 
+/** Cancel while a long page is being checked: no part after it, the highlights so far stay, both surfaces say so. */
+async function extensionCancel(ext, h) {
+  const { page, tabId, errors } = await h.openFixture("many_claims.html");
+  const popup = await h.openPopup(tabId);
+  await page.bringToFront();
+  await page.waitForFunction(
+    () => document.querySelector("veracity-ui")?.shadowRoot?.querySelector(".banner .detail")?.textContent.startsWith("Checked"),
+    null,
+    { timeout: TIMEOUT_MS },
+  );
+  const popupDuring = await h.popupState(popup);
+  const cancelVisibleInPopup = await popup.evaluate(() => !document.getElementById("cancel").hidden);
+  await page.locator("veracity-ui .banner button.cancel").click();
+  const banner = await h.waitForBanner(page, "cancelled");
+  const atCancel = (await h.highlights(page)).length;
+  await page.waitForTimeout(3000); // a part sent after Cancel would be highlighted by now
+  const after = (await h.highlights(page)).length;
+  await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("Cancelled"));
+  const popupAfter = await h.popupState(popup);
+  const cancelHiddenAfter = await popup.evaluate(() => document.getElementById("cancel").hidden);
+  await popup.close();
+  await page.close();
+  return { banner, atCancel, after, popupDuring, cancelVisibleInPopup, popupAfter, cancelHiddenAfter, errors };
+}
+
 async function extensionFailures(ext, h) {
   const out = {};
   // Nothing listens on this port.
@@ -590,6 +674,7 @@ const helpers = extensionHelpers(ext);
 report.extension = { id: ext.extensionId };
 await scenario("extensionSeed", () => extensionSeed(ext, helpers));
 await scenario("extensionLong", () => extensionLong(ext, helpers));
+await scenario("extensionCancel", () => extensionCancel(ext, helpers));
 await scenario("extensionFailures", () => extensionFailures(ext, helpers));
 await scenario("extensionStates", () => extensionStates(ext, helpers));
 await ext.context.close();
