@@ -87,6 +87,7 @@ export async function checkTab(tabId) {
   let placed = 0;
   let unplaced = 0;
   let claims = 0;
+  const listed = []; // every placed claim, for the side panel
   let fraction = 0;
   const startedAt = Date.now();
   try {
@@ -108,16 +109,17 @@ export async function checkTab(tabId) {
       const result = await callPage(tabId, "highlight", checked.map((s) => slimSentence(s, toUtf16, start)));
       placed += result?.placed ?? 0;
       unplaced += result?.unplaced ?? 0;
+      listed.push(...(result?.claims ?? []));
       claims += checked.length;
       fraction = end / total;
       const elapsed = (Date.now() - startedAt) / 1000;
       const secondsLeft = fraction < 1 ? Math.max(1, Math.round((elapsed * (1 - fraction)) / fraction)) : 0;
       await callPage(tabId, "progress", { fraction, chunks: done, summary, claims, secondsLeft });
-      await setState(tabId, { state: "checking", progress: fraction, chunks: done, summary, apiUrl: settings.apiUrl });
+      await setState(tabId, { state: "checking", progress: fraction, chunks: done, summary, claims: listed, apiUrl: settings.apiUrl });
     };
     const { chunks } = await checkInChunks(settings, page.text, onPart, { signal: controller.signal });
     await callPage(tabId, "finish", { summary, placed, unplaced, chunks });
-    await setState(tabId, { state: "done", summary, placed, unplaced, chunks, apiUrl: settings.apiUrl });
+    await setState(tabId, { state: "done", summary, placed, unplaced, chunks, claims: listed, apiUrl: settings.apiUrl });
   } catch (error) {
     const kind = error instanceof ApiError ? error.kind : "internal";
     if (kind === "cancelled") {
@@ -129,7 +131,7 @@ export async function checkTab(tabId) {
       } catch {
         // The tab went away; the popup still shows the message.
       }
-      await setState(tabId, { state: "cancelled", message, summary, placed, progress: fraction, apiUrl: settings.apiUrl });
+      await setState(tabId, { state: "cancelled", message, summary, placed, progress: fraction, claims: listed, apiUrl: settings.apiUrl });
       return;
     }
     const message = error instanceof ApiError ? error.message : `Veracity failed while checking this page: ${error?.message || error}`;
@@ -169,6 +171,9 @@ ext.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (message.type === "veracity:check" && Number.isInteger(tabId)) {
     checkTab(tabId); // the popup follows progress through storage.session
     sendResponse({ started: true });
+  } else if (message.type === "veracity:focus-claim" && Number.isInteger(tabId)) {
+    callPage(tabId, "focusClaim", message.id).then((found) => sendResponse({ found }), () => sendResponse({ found: false }));
+    return true;
   } else if (message.type === "veracity:cancel" && Number.isInteger(tabId)) {
     running.get(tabId)?.abort();
     sendResponse({ cancelled: running.has(tabId) });

@@ -353,7 +353,8 @@ def test_webpage_runs_under_its_strict_csp_without_violations(report):
 def test_extension_manifest_asks_for_least_privilege():
     manifest = json.loads((EXTENSION / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["manifest_version"] == 3
-    assert sorted(manifest["permissions"]) == ["activeTab", "scripting", "storage"]
+    # sidePanel: the claims list in Chrome's side panel (it grants no access to any page)
+    assert sorted(manifest["permissions"]) == ["activeTab", "scripting", "sidePanel", "storage"]
     assert manifest["host_permissions"] == ["http://127.0.0.1/*", "http://localhost/*"]
     assert "content_scripts" not in manifest, "the content script is injected only when the user asks"
     for path in EXTENSION.rglob("*"):
@@ -551,6 +552,34 @@ def test_next_and_previous_claim_move_focus_between_highlights_that_are_not_tab_
         assert (walk["altJ"], walk["altK"]) == (1, 0)  # Alt+J / Alt+K as well as n / p
     else:
         assert walk["plainN"] == 0, "the extension takes no single-letter keys from the page"
+
+
+def test_extension_side_panel_lists_the_claims_by_verdict_and_goes_to_one_on_click(report):
+    states = scenario(report, "extensionStates")
+    web = scenario(report, "webpageStates")
+    panel = [(g["state"], g["title"], g["claims"]) for g in states["claimGroups"]]
+    assert panel == [(g["state"], g["title"], g["claims"]) for g in web["claimGroups"]], (
+        "the same list on both surfaces"
+    )
+    assert states["panelState"] == "6 claims checked."
+    assert states["panelClick"]["focused"] == states["panelClick"]["id"] and states["panelClick"]["popoverOpen"]
+    assert states["panelFiltered"] == ["contradicted"]
+
+
+def test_webpage_lists_the_claims_by_verdict_contradicted_first_and_goes_to_one_on_click(report):
+    states = scenario(report, "webpageStates")
+    groups = [(g["state"], g["title"], len(g["claims"])) for g in states["claimGroups"]]
+    assert groups == [
+        ("contradicted", "Contradicted (1)", 1),
+        ("mixed", "Mixed evidence (1)", 1),
+        ("supported", "Supported (1)", 1),
+        ("not_enough", "Not enough evidence (2)", 2),
+        ("not_covered", "Not covered by the corpus (1)", 1),
+    ]
+    assert states["claimGroups"][0]["claims"] == ["Kratom is approved by the FDA to treat opioid withdrawal."]
+    clicked = states["clicked"]
+    assert clicked["focusedIndex"] == clicked["expectedIndex"] and clicked["inView"] and clicked["popoverOpen"]
+    assert states["filtered"] == ["contradicted"]
 
 
 @pytest.mark.parametrize("surface", SURFACES)

@@ -229,6 +229,7 @@
   function highlight(checked) {
     let placed = 0;
     let unplaced = 0;
+    const listed = []; // for the side panel's claims list: what each placed highlight says, by its id
     for (const sentence of checked) {
       const ranges = nodeRanges(sentence.start, sentence.end);
       const now = ranges.map(currentText);
@@ -261,9 +262,10 @@
       first.setAttribute("aria-label", `${words.headline}: ${collapse(sentence.text)}`);
       marks.push(...made);
       sentences.set(id, { ...sentence, marks: made });
+      listed.push({ id, text: collapse(sentence.text), state: words.state, headline: words.headline });
       placed += 1;
     }
-    return { placed, unplaced };
+    return { placed, unplaced, claims: listed };
   }
 
   function clear() {
@@ -622,6 +624,15 @@
   }
 
   /** Focus the next (step 1) or previous (-1) highlighted claim, which opens its evidence. */
+  /** The side panel's "go to this claim": scroll it into view and focus it, which opens its evidence. */
+  function focusClaim(id) {
+    const sentence = sentences.get(id);
+    if (!sentence) return false;
+    sentence.marks[0].scrollIntoView({ block: "center" });
+    sentence.marks[0].focus({ preventScroll: true });
+    return true;
+  }
+
   function moveClaim(step) {
     const ids = [...sentences.keys()].sort((a, b) => a - b);
     if (!ids.length) return;
@@ -694,5 +705,6 @@
     cancelled,
     fail,
     clear,
+    focusClaim,
   };
 })();

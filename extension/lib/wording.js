@@ -126,5 +126,14 @@
     return `${text}. Claims on other topics come back as “Not covered by the corpus”.`;
   }
 
-  globalThis.veracityWording = Object.freeze({ describeVerdict, describeScope });
+  /** The claims list's groups, in the order a reader should see them: what is wrong first. */
+  const CLAIM_GROUPS = Object.freeze([
+    ["contradicted", "Contradicted"],
+    ["mixed", "Mixed evidence"],
+    ["supported", "Supported"],
+    ["not_enough", "Not enough evidence"],
+    ["not_covered", "Not covered by the corpus"],
+  ]);
+
+  globalThis.veracityWording = Object.freeze({ describeVerdict, describeScope, CLAIM_GROUPS });
 })();

@@ -79,6 +79,11 @@ async function main() {
   const check = () => ext.runtime.sendMessage({ type: "veracity:check", tabId });
   $("check").addEventListener("click", check);
   $("cancel").addEventListener("click", () => ext.runtime.sendMessage({ type: "veracity:cancel", tabId }));
+  if (ext.sidePanel?.open) {
+    // Chrome's side panel: every claim on the page, grouped by verdict (sidepanel/). Firefox has none: no button.
+    $("claims").hidden = false;
+    $("claims").addEventListener("click", () => ext.sidePanel.open({ tabId }));
+  }
   $("clear").addEventListener("click", async () => {
     await ext.runtime.sendMessage({ type: "veracity:clear", tabId });
     render(null);

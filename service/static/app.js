@@ -2,7 +2,7 @@
 // No framework and no build step; all text from the API is set with textContent, never as HTML.
 // The words for a verdict come from wording.js (describeVerdict), the same file the extension bundles.
 
-const { describeVerdict, describeScope } = globalThis.veracityWording;
+const { describeVerdict, describeScope, CLAIM_GROUPS } = globalThis.veracityWording;
 const LABELS = ["supported", "unsupported", "contradicted"];
 
 const $ = (id) => document.getElementById(id);
@@ -192,6 +192,7 @@ function startRender(text) {
       view.claims = sentences.size;
       last = body;
       showSummary(summary);
+      showClaims();
       if (results.hidden) {
         results.hidden = false;
         // Focus and scroll to the results once (on a phone they open below the fold); later parts arrive
@@ -238,6 +239,51 @@ function sentenceNode(s, sentenceText) {
     el("span", { class: "sentence-text" }, sentenceText),
   );
 }
+
+// ---- The claims list: every checked claim grouped by verdict, contradicted first; a click goes to it ----
+
+const onlyContradicted = $("only-contradicted");
+
+function showClaims() {
+  const groups = new Map(CLAIM_GROUPS.map(([state]) => [state, []]));
+  for (const [index, s] of sentences) groups.get(describeVerdict(s.verdict).state)?.push([index, s]);
+  const sections = [];
+  for (const [state, title] of CLAIM_GROUPS) {
+    const members = groups.get(state);
+    if (!members.length) continue;
+    const list = el("ul", {});
+    for (const [index, s] of members) {
+      const text = s.text.length > 160 ? `${s.text.slice(0, 157)}…` : s.text;
+      const go = el("button", { type: "button", class: "claim-link", "data-index": String(index) }, text);
+      list.append(el("li", {}, go));
+    }
+    sections.push(
+      el(
+        "section",
+        { class: `claim-group state-${state}`, "data-state": state },
+        el("h3", {}, `${title} (${members.length})`),
+        list,
+      ),
+    );
+  }
+  $("claims-list").replaceChildren(...sections);
+  $("claims-count").textContent = `(${sentences.size})`;
+  filterClaims();
+}
+
+function filterClaims() {
+  for (const group of $("claims-list").querySelectorAll(".claim-group"))
+    group.hidden = onlyContradicted.checked && group.dataset.state !== "contradicted";
+}
+
+onlyContradicted.addEventListener("change", filterClaims);
+$("claims-list").addEventListener("click", (event) => {
+  const go = event.target instanceof Element ? event.target.closest(".claim-link") : null;
+  const span = go && docView.querySelector(`.sentence[data-index="${go.dataset.index}"]`);
+  if (!span) return;
+  span.scrollIntoView({ block: "center" });
+  span.focus({ preventScroll: true }); // focus opens its evidence, as Next claim does
+});
 
 function showSummary(summary) {
   const total = Object.values(summary).reduce((a, b) => a + b, 0) || 1;

@@ -14,38 +14,7 @@ const report = {};
 const TIMEOUT_MS = 120_000; // generous: the machine may be busy with other work
 
 async function scenario(name, run) {
-  /** Every verdict state in the extension, from the stub API: the same canned verdicts as webpageStates. */
-async function extensionStates(ext, h) {
-  await h.setApiUrl(config.stubUrl);
-  const { page, tabId, errors } = await h.openFixture("verdict_states.html");
-  const popup = await h.openPopup(tabId);
-  await h.waitForBanner(page, "done");
-  await popup.close();
-  await page.bringToFront();
-  const marks = await page.locator("veracity-hl[data-veracity-first]").evaluateAll(readMarks);
-  const key = (combo) => () => page.keyboard.press(combo);
-  const walk = await walkClaims(page, {
-    popover: "veracity-ui .popover",
-    claims: "veracity-hl[data-veracity-first]",
-    focusedClaim: () => {
-      const active = document.activeElement;
-      return active?.localName === "veracity-hl" ? Number(active.dataset.veracitySentence) : null;
-    },
-    next: key("Alt+KeyJ"),
-    previous: key("Alt+KeyK"),
-    nextButton: "veracity-ui .banner button.next-claim",
-    input: "#page-input",
-  });
-  // A single letter stays the page's: "n" does not move between claims in the extension.
-  await page.locator("veracity-hl[data-veracity-first]").first().focus();
-  await page.keyboard.press("n");
-  const plainN = await page.evaluate(() => Number(document.activeElement?.dataset?.veracitySentence ?? -1));
-  await page.close();
-  await h.setApiUrl(config.apiUrl);
-  return { marks, ...walk, plainN, pageErrors: errors };
-}
-
-const started = Date.now();
+  const started = Date.now();
   try {
     report[name] = await run();
   } catch (error) {
@@ -350,8 +319,34 @@ async function webpageStates(browser) {
   const altJ = await page.evaluate(() => [...document.querySelectorAll(".sentence[data-label]")].indexOf(document.activeElement));
   await page.keyboard.press("Alt+KeyK");
   const altK = await page.evaluate(() => [...document.querySelectorAll(".sentence[data-label]")].indexOf(document.activeElement));
+  // The claims list: grouped by verdict, contradicted first; a click goes to the sentence; the filter.
+  const claimGroups = await page.evaluate(() =>
+    [...document.querySelectorAll("#claims-list .claim-group")].map((g) => ({
+      state: g.dataset.state,
+      title: g.querySelector("h3").textContent,
+      claims: [...g.querySelectorAll(".claim-link")].map((b) => b.textContent),
+    })),
+  );
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const lastLink = page.locator("#claims-list .claim-link").last();
+  const lastIndex = await lastLink.getAttribute("data-index");
+  await lastLink.click();
+  const clicked = await page.evaluate((index) => {
+    const active = document.activeElement;
+    const r = active.getBoundingClientRect();
+    return {
+      focusedIndex: active?.dataset?.index ?? null,
+      expectedIndex: index,
+      inView: r.top >= 0 && r.bottom <= window.innerHeight,
+      popoverOpen: !document.getElementById("evidence-popover").hidden,
+    };
+  }, lastIndex);
+  await page.check("#only-contradicted");
+  const filtered = await page.evaluate(() =>
+    [...document.querySelectorAll("#claims-list .claim-group")].filter((g) => !g.hidden).map((g) => g.dataset.state),
+  );
   await context.close();
-  return { marks, ...walk, altJ, altK, pageErrors };
+  return { marks, ...walk, altJ, altK, claimGroups, clicked, filtered, pageErrors };
 }
 
 // ---- The extension --------------------------------------------------------------------------------
@@ -422,6 +417,12 @@ function extensionHelpers({ context, control, extensionId }) {
     return popup;
   }
 
+  async function openSidePanel(tabId) {
+    const panel = await context.newPage();
+    await panel.goto(`${base}/sidepanel/sidepanel.html?tab=${tabId}`);
+    return panel;
+  }
+
   async function waitForBanner(page, kind) {
     await page.waitForSelector(`veracity-ui .banner[data-kind="${kind}"]`, { timeout: TIMEOUT_MS });
     return page.locator("veracity-ui .banner").innerText();
@@ -482,7 +483,17 @@ function extensionHelpers({ context, control, extensionId }) {
       return { text: article.textContent, textNodes, width: box.width, height: box.height };
     });
 
-  return { setApiUrl, openFixture, openPopup, waitForBanner, highlights, popupState, extractedText, articleSnapshot };
+  return {
+    setApiUrl,
+    openFixture,
+    openPopup,
+    openSidePanel,
+    waitForBanner,
+    highlights,
+    popupState,
+    extractedText,
+    articleSnapshot,
+  };
 }
 
 async function extensionSeed(ext, h) {
@@ -658,9 +669,37 @@ async function extensionStates(ext, h) {
   await page.locator("veracity-hl[data-veracity-first]").first().focus();
   await page.keyboard.press("n");
   const plainN = await page.evaluate(() => Number(document.activeElement?.dataset?.veracitySentence ?? -1));
+  // The side panel: the page's claims grouped by verdict; a click goes to the claim on the page; the filter.
+  const panel = await h.openSidePanel(tabId);
+  await panel.waitForSelector("#groups .group");
+  const readGroups = () =>
+    panel.evaluate(() =>
+      [...document.querySelectorAll("#groups .group")].map((g) => ({
+        state: g.dataset.state,
+        title: g.querySelector("h2").textContent,
+        hidden: g.hidden,
+        claims: [...g.querySelectorAll("button.claim")].map((b) => b.textContent),
+      })),
+    );
+  const claimGroups = await readGroups();
+  const panelState = await panel.textContent("#state");
+  const lastClaim = panel.locator("#groups button.claim").last();
+  const lastId = Number(await lastClaim.getAttribute("data-id"));
+  await lastClaim.click();
+  await page.waitForFunction((id) => Number(document.activeElement?.dataset?.veracitySentence) === id, lastId, {
+    timeout: 10_000,
+  });
+  const panelClick = {
+    id: lastId,
+    focused: await page.evaluate(() => Number(document.activeElement?.dataset?.veracitySentence ?? -1)),
+    popoverOpen: await page.evaluate(() => !document.querySelector("veracity-ui").shadowRoot.querySelector(".popover").hidden),
+  };
+  await panel.check("#only-contradicted");
+  const panelFiltered = (await readGroups()).filter((g) => !g.hidden).map((g) => g.state);
+  await panel.close();
   await page.close();
   await h.setApiUrl(config.apiUrl);
-  return { marks, ...walk, plainN, pageErrors: errors };
+  return { marks, ...walk, plainN, claimGroups, panelState, panelClick, panelFiltered, pageErrors: errors };
 }
 
 const started = Date.now();
