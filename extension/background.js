@@ -6,6 +6,7 @@
 // in storage.session is what the popup shows.
 
 import { ApiError, checkInChunks, codePointToUtf16, getSettings } from "./lib/api.js";
+import { getExcludeComments, siteChoice } from "./lib/sites.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
 const running = new Map(); // tabId -> the AbortController of the check in progress (Cancel aborts it)
@@ -94,7 +95,7 @@ export async function checkTab(tabId) {
     await setState(tabId, { state: "checking", progress: 0, apiUrl: settings.apiUrl });
     await injectContentScript(tabId);
     await callPage(tabId, "begin", settings.apiUrl);
-    const page = await callPage(tabId, "extract");
+    const page = await callPage(tabId, "extract", { excludeComments: await getExcludeComments() });
     if (!page || !page.text.trim()) {
       throw new ApiError("no_text", "Veracity found no readable text on this page: no article, paragraphs or headings outside navigation and hidden parts.");
     }
@@ -118,8 +119,17 @@ export async function checkTab(tabId) {
       await setState(tabId, { state: "checking", progress: fraction, chunks: done, summary, claims: listed, apiUrl: settings.apiUrl });
     };
     const { chunks } = await checkInChunks(settings, page.text, onPart, { signal: controller.signal });
-    await callPage(tabId, "finish", { summary, placed, unplaced, chunks });
-    await setState(tabId, { state: "done", summary, placed, unplaced, chunks, claims: listed, apiUrl: settings.apiUrl });
+    await callPage(tabId, "finish", { summary, placed, unplaced, chunks, loading: page.loading });
+    await setState(tabId, {
+      state: "done",
+      summary,
+      placed,
+      unplaced,
+      chunks,
+      claims: listed,
+      loading: page.loading,
+      apiUrl: settings.apiUrl,
+    });
   } catch (error) {
     const kind = error instanceof ApiError ? error.kind : "internal";
     if (kind === "cancelled") {
@@ -149,6 +159,23 @@ export async function checkTab(tabId) {
   }
 }
 
+/** The shortcut is an explicit request to check, except on a site the user said "never" for. */
+async function checkByShortcut(tabId) {
+  const { choice } = await previewTab(tabId).catch(() => ({ choice: null }));
+  if (choice !== "never") return checkTab(tabId);
+  await callPage(tabId, "fail", {
+    kind: "off",
+    message: "You chose never to send this site's pages to Veracity. Change that in the extension's popup.",
+  });
+}
+
+/** What a check of the tab would send, and the site's choice, without sending anything (the popup's first-use card). */
+export async function previewTab(tabId) {
+  await injectContentScript(tabId);
+  const page = await callPage(tabId, "preview", { excludeComments: await getExcludeComments() });
+  return { ...page, choice: await siteChoice(page.origin), apiUrl: (await getSettings()).apiUrl };
+}
+
 export async function clearTab(tabId) {
   try {
     await ext.scripting.executeScript({
@@ -171,6 +198,18 @@ ext.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (message.type === "veracity:check" && Number.isInteger(tabId)) {
     checkTab(tabId); // the popup follows progress through storage.session
     sendResponse({ started: true });
+  } else if (message.type === "veracity:page-changed" && Number.isInteger(tabId)) {
+    // The content script saw the page re-render or grow after the check: the popup must not keep saying
+    // "7 highlighted" over a page that shows none.
+    ext.storage.session.get(stateKey(tabId)).then(({ [stateKey(tabId)]: state }) => {
+      if (state && !running.has(tabId)) {
+        const { remaining, total, grown } = message;
+        setState(tabId, { ...state, state: "changed", remaining, total, grown, placed: remaining });
+      }
+    });
+  } else if (message.type === "veracity:preview" && Number.isInteger(tabId)) {
+    previewTab(tabId).then(sendResponse, (error) => sendResponse({ error: error?.message || String(error) }));
+    return true;
   } else if (message.type === "veracity:focus-claim" && Number.isInteger(tabId)) {
     callPage(tabId, "focusClaim", message.id).then((found) => sendResponse({ found }), () => sendResponse({ found: false }));
     return true;
@@ -189,7 +228,7 @@ ext.runtime.onMessage.addListener((message, sender, sendResponse) => {
 });
 
 ext.commands.onCommand.addListener((command, tab) => {
-  if (command === "check-page" && tab?.id !== undefined) checkTab(tab.id);
+  if (command === "check-page" && tab?.id !== undefined) checkByShortcut(tab.id);
 });
 
 // Highlights go away with the page, so does the tab's state.

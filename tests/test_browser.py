@@ -459,6 +459,48 @@ def test_extension_cancel_stops_between_parts_and_keeps_the_highlights_so_far(re
     assert cancel["cancelHiddenAfter"] is True and cancel["errors"] == []
 
 
+def test_extension_asks_before_sending_a_new_site_and_remembers_always_and_never(report, server):
+    consent = scenario(report, "extensionConsent")
+    asked = consent["asked"]
+    host = server.removeprefix("http://")
+    assert asked["visible"] and asked["state"] == "Nothing has been sent yet."
+    assert asked["what"].startswith("Check sends this page's text, about ") and asked["what"].endswith(
+        f"words, to {host}."
+    )
+    assert "Naloxone can reverse an opioid overdose." in asked["preview"]
+    assert "Reader one" not in asked["preview"], "reader comments are left out by default"
+    assert consent["bannerWhileAsking"] is None, "nothing is sent, nothing shown on the page, until Check"
+    assert "Reader one: kratom cured my cousin of cancer" in consent["withComments"]["preview"]
+    assert consent["highlighted"] and not any("Reader" in text for text in consent["highlighted"])
+    assert consent["stored"][consent["origin"]] == "always"
+    assert consent["alwaysCard"]["visible"] is False  # another page of the site: checked at once
+    assert "nothing was sent" in consent["neverState"]
+    assert consent["neverAgain"]["state"].startswith("Veracity is off on ") and consent["bannerAfterNever"] is None
+    assert consent["storedNever"][consent["origin"]] == "never"
+    assert any(line.startswith(f"{consent['origin']}: never sent") for line in consent["listed"])
+
+
+def test_extension_notices_a_page_that_re_renders_or_grows_and_offers_to_check_again(report):
+    dynamic = scenario(report, "extensionDynamic")
+    assert dynamic["before"] >= 2 and dynamic["rerendered"]["highlights"] == 0
+    assert "Page changed" in dynamic["rerendered"]["banner"]
+    assert f"0 of {dynamic['before']} highlights are still on it" in dynamic["rerendered"]["banner"]
+    assert dynamic["rerendered"]["popup"] == (
+        f"The page changed since it was checked: 0 of {dynamic['before']} highlights remain. Check again."
+    )  # it used to keep saying "N highlighted" over a page showing none
+    assert dynamic["againHighlights"] == dynamic["before"]
+    assert dynamic["grown"]["button"] == "Check new content" and "More content has loaded" in dynamic["grown"]["banner"]
+    assert any(text.startswith("Lofexidine is a non-opioid medicine") for text in dynamic["afterMore"])
+    assert dynamic["stillDone"] == "done"  # an unrelated change by a page script is not a page change
+    assert dynamic["errors"] == []
+
+
+def test_extension_warns_when_the_page_was_still_loading(report):
+    dynamic = scenario(report, "extensionDynamic")
+    assert "The page was still loading when it was read" in dynamic["loadingBanner"]
+    assert "The page was still loading" in dynamic["loadingPopup"]
+
+
 def test_extension_says_when_the_api_is_unreachable(report, closed_url):
     failures = scenario(report, "extensionFailures")
     assert "Veracity cannot reach its API" in failures["unreachable"]

@@ -35,8 +35,21 @@
   const INLINE_DISPLAYS = new Set(["inline", "inline-block", "inline-flex", "inline-grid", "contents", "ruby"]);
   const PRE_WHITESPACE = new Set(["pre", "pre-wrap", "pre-line", "break-spaces"]);
 
+  // Reader comments under an article are not the article: left out unless the user asks for them.
+  const COMMENTS = /(^|[\s_-])(comments?|comment-list|commentlist|disqus_thread|responses)($|[\s_-])/i;
+  let excludeComments = true;
+
+  function isComments(el) {
+    return (
+      COMMENTS.test(el.id || "") ||
+      COMMENTS.test(typeof el.className === "string" ? el.className : "") ||
+      el.getAttribute("itemprop") === "comment"
+    );
+  }
+
   function skipElement(el, style) {
     if (SKIP_TAGS.has(el.tagName.toUpperCase())) return true;
+    if (excludeComments && isComments(el)) return true;
     if (SKIP_ROLES.has((el.getAttribute("role") || "").toLowerCase())) return true;
     if (el.getAttribute("aria-hidden") === "true" || el.hidden) return true;
     if (el.isContentEditable) return true;
@@ -132,7 +145,7 @@
 
     const root = chooseRoot();
     walk(root, false);
-    return { text, runs, lengths: new Map(runs.map((r) => [r.node, r.node.data.length])) };
+    return { text, runs, root, lengths: new Map(runs.map((r) => [r.node, r.node.data.length])) };
   }
 
   // ---- Mapping offsets back to text nodes and wrapping them ----------------------------------------
@@ -269,6 +282,7 @@
   }
 
   function clear() {
+    stopWatching();
     hidePopover();
     for (const mark of marks) {
       if (mark.parentNode) mark.replaceWith(...mark.childNodes);
@@ -421,9 +435,59 @@
     return true;
   }
 
-  function extractForCheck() {
+  function extractForCheck(options = {}) {
+    excludeComments = options.excludeComments ?? true;
+    stopWatching();
     page = extract();
-    return { text: page.text };
+    return { text: page.text, loading: document.readyState !== "complete" };
+  }
+
+  // ---- Pages that change after the check: re-rendered, or more content loaded -----------------------
+
+  let watcher = null;
+  let changeTimer = null;
+
+  /** After a check: watch the article; when highlights go or text comes, say so and offer to check again. */
+  function watchChanges() {
+    stopWatching();
+    if (!page?.root) return;
+    const checkedLength = page.root.innerText.length;
+    watcher = new MutationObserver(() => {
+      clearTimeout(changeTimer);
+      changeTimer = setTimeout(() => pageChanged(checkedLength), 400); // a re-render is many mutations
+    });
+    watcher.observe(page.root.isConnected ? page.root : document.body, { childList: true, subtree: true, characterData: true });
+  }
+
+  function stopWatching() {
+    watcher?.disconnect();
+    watcher = null;
+    clearTimeout(changeTimer);
+  }
+
+  function pageChanged(checkedLength) {
+    const total = sentences.size;
+    const remaining = [...sentences.values()].filter((s) => s.marks[0].isConnected).length;
+    const root = page?.root?.isConnected ? page.root : chooseRoot();
+    const grown = root.innerText.length - checkedLength > 200;
+    if (remaining === total && !grown) return; // a page script touched something else: the check still stands
+    stopWatching();
+    const checkAgain = el("button", { type: "button", class: "check-again" }, remaining === total ? "Check new content" : "Check again");
+    checkAgain.addEventListener("click", () => ext.runtime.sendMessage({ type: "veracity:check" }));
+    const what =
+      remaining < total
+        ? `The page changed after it was checked: ${remaining} of ${total} highlights are still on it.`
+        : "More content has loaded since the page was checked; it has no highlights yet.";
+    showBanner("changed", "Page changed — check again", el("p", {}, what), el("div", { class: "actions" }, checkAgain));
+    ext.runtime.sendMessage({ type: "veracity:page-changed", remaining, total, grown });
+  }
+
+  /** What a check would send, before anything is sent: for the first-use card. */
+  function preview(options = {}) {
+    excludeComments = options.excludeComments ?? true;
+    const { text } = extract();
+    const words = (text.match(/\S+/g) || []).length;
+    return { origin: location.origin, host: location.host, words, preview: text.slice(0, 600) };
   }
 
   function progress({ fraction, chunks, claims = 0, secondsLeft = 0 }) {
@@ -455,17 +519,21 @@
 
   function cancelled({ summary, placed, message }) {
     showBanner("cancelled", "Veracity stopped checking this page", countsList(summary), el("p", {}, message), claimActions(placed));
+    watchChanges();
     return true;
   }
 
-  function finish({ summary, placed, unplaced, chunks }) {
+  function finish({ summary, placed, unplaced, chunks, loading = false }) {
     const parts = [countsList(summary)];
+    if (loading)
+      parts.push(el("p", { class: "warning" }, "The page was still loading when it was read: check again once it has finished."));
     const note = `${placed} sentence${placed === 1 ? "" : "s"} highlighted` +
       (unplaced ? `; ${unplaced} could not be placed because the page changed` : "") +
       (chunks > 1 ? `; sent in ${chunks} parts` : "") +
       ". Hover a highlight for its evidence, or move between claims with Alt+J (next) and Alt+K (previous).";
     parts.push(el("p", {}, note), claimActions(placed));
     showBanner("done", "Veracity checked this page", ...parts);
+    watchChanges();
     return true;
   }
 
@@ -482,6 +550,7 @@
       api_error: "The Veracity API returned an error",
       bad_response: "Unexpected answer from the API address",
       no_text: "No readable text on this page",
+      off: "Veracity is off on this site",
     }[kind] || "Veracity could not check this page";
     showBanner("error", title, ...parts);
     return true;
@@ -706,5 +775,6 @@
     fail,
     clear,
     focusClaim,
+    preview,
   };
 })();

@@ -2,6 +2,7 @@
 // (127.0.0.1, localhost) asks the browser for that one origin (optional_host_permissions).
 
 import { DEFAULT_API_URL, getHealth, getSettings, normaliseApiUrl, originPattern } from "../lib/api.js";
+import { getSiteChoices, setSiteChoice } from "../lib/sites.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
 const $ = (id) => document.getElementById(id);
@@ -58,7 +59,28 @@ async function test() {
   }
 }
 
+/** The per-site choices of the popup's first-use card, each with Forget. */
+async function showSites() {
+  const choices = Object.entries(await getSiteChoices()).sort(([a], [b]) => a.localeCompare(b));
+  const items = choices.map(([origin, choice]) => {
+    const forget = document.createElement("button");
+    forget.type = "button";
+    forget.textContent = "Forget";
+    forget.addEventListener("click", async () => {
+      await setSiteChoice(origin, null);
+      showSites();
+    });
+    const item = document.createElement("li");
+    item.dataset.origin = origin;
+    item.append(`${origin}: ${choice === "always" ? "always checked" : "never sent"} `, forget);
+    return item;
+  });
+  $("sites").replaceChildren(...items);
+  $("no-sites").hidden = items.length > 0;
+}
+
 async function main() {
+  showSites();
   const settings = await getSettings();
   $("api-url").value = settings.apiUrl;
   $("api-key").value = settings.apiKey;

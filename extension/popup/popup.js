@@ -3,6 +3,7 @@
 // `?tab=<id>` names the tab explicitly (the popup opened as a page, as the browser tests do).
 
 import { getHealth, getSettings } from "../lib/api.js";
+import { setSiteChoice } from "../lib/sites.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
 const $ = (id) => document.getElementById(id);
@@ -40,11 +41,17 @@ function render(state) {
     const percent = Math.round((state.progress || 0) * 100);
     bar.value = percent;
     pageState.textContent = `Checking… ${percent}%`;
+  } else if (state.state === "changed") {
+    pageState.textContent =
+      state.remaining < state.total
+        ? `The page changed since it was checked: ${state.remaining} of ${state.total} highlights remain. Check again.`
+        : "More content has loaded since the check. Check again to include it.";
   } else if (state.state === "cancelled") {
     pageState.textContent = state.message; // how much was checked; the highlights of that part stay
   } else if (state.state === "done") {
     pageState.textContent = `Checked: ${state.placed} sentence${state.placed === 1 ? "" : "s"} highlighted` +
-      (state.chunks > 1 ? ` (sent in ${state.chunks} parts).` : ".");
+      (state.chunks > 1 ? ` (sent in ${state.chunks} parts).` : ".") +
+      (state.loading ? " The page was still loading: check again once it has finished." : "");
   } else {
     pageState.textContent = state.message || "The check failed.";
     showApiStatus(); // a failed check may mean the API went away: never leave "API ready" above the error
@@ -93,7 +100,55 @@ async function main() {
   });
   const state = (await ext.storage.session.get(key))[key] ?? null;
   render(state);
-  if (!state || state.state === "error") check(); // the toolbar click is the request to check
+  if (!state || state.state === "error") await askOrCheck(tabId, check);
+}
+
+/** The toolbar click checks at once on a site the user chose "always" for; on a new site it first shows what
+ * would be sent and where, and nothing leaves the browser until Check; on a "never" site it sends nothing. */
+async function askOrCheck(tabId, check) {
+  const page = await ext.runtime.sendMessage({ type: "veracity:preview", tabId });
+  if (!page || page.error) {
+    check(); // a page the extension cannot read: the check says why, as before
+    return;
+  }
+  if (page.choice === "always") {
+    check();
+    return;
+  }
+  const consent = $("consent");
+  const where = new URL(page.apiUrl).host;
+  const show = (p) => {
+    const words = p.words.toLocaleString("en");
+    $("consent-what").textContent =
+      page.choice === "never"
+        ? `Checking would send this page's text (about ${words} words) to ${where}.`
+        : `Check sends this page's text, about ${words} words, to ${where}.`;
+    $("consent-preview").textContent = p.preview + (p.preview.length >= 600 ? " …" : "");
+  };
+  $("page-state").textContent =
+    page.choice === "never"
+      ? `Veracity is off on ${page.host}: you chose never to send its pages.`
+      : "Nothing has been sent yet.";
+  $("consent-never").hidden = page.choice === "never";
+  show(page);
+  consent.hidden = false;
+  const go = async (choice) => {
+    await ext.storage.local.set({ excludeComments: $("exclude-comments").checked });
+    if (choice) await setSiteChoice(page.origin, choice);
+    consent.hidden = true;
+    if (choice !== "never") check();
+    else $("page-state").textContent = `Veracity is off on ${page.host}: nothing was sent.`;
+  };
+  $("consent-once").addEventListener("click", () => go(null));
+  $("consent-always").addEventListener("click", () => go("always"));
+  $("consent-never").addEventListener("click", () => go("never"));
+  const { excludeComments } = await ext.storage.local.get({ excludeComments: true });
+  $("exclude-comments").checked = excludeComments;
+  $("exclude-comments").addEventListener("change", async () => {
+    await ext.storage.local.set({ excludeComments: $("exclude-comments").checked });
+    const again = await ext.runtime.sendMessage({ type: "veracity:preview", tabId });
+    if (again && !again.error) show(again);
+  });
 }
 
 main();

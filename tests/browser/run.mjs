@@ -383,11 +383,26 @@ function extensionHelpers({ context, control, extensionId }) {
     return message;
   }
 
-  async function openFixture(name) {
+  /** The popup's per-site choice ("always", "never", or null to be asked), as the first-use card stores it. */
+  async function setSiteChoice(origin, choice) {
+    await control.evaluate(
+      async ([o, c]) => {
+        const { sites } = await chrome.storage.local.get({ sites: {} });
+        if (c === null) delete sites[o];
+        else sites[o] = c;
+        await chrome.storage.local.set({ sites });
+      },
+      [origin, choice],
+    );
+  }
+
+  /** `prepare(page)` runs before navigation (e.g. a route that never answers); `waitUntil` as page.goto's. */
+  async function openFixture(name, { prepare = null, waitUntil = "load" } = {}) {
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (error) => errors.push(String(error)));
-    await page.goto(`${config.fixturesUrl}/${name}`);
+    if (prepare) await prepare(page);
+    await page.goto(`${config.fixturesUrl}/${name}`, { waitUntil });
     const tabId = await control.evaluate(
       async (url) => (await chrome.tabs.query({ url })).map((t) => t.id)[0],
       page.url(),
@@ -488,6 +503,7 @@ function extensionHelpers({ context, control, extensionId }) {
     openFixture,
     openPopup,
     openSidePanel,
+    setSiteChoice,
     waitForBanner,
     highlights,
     popupState,
@@ -605,6 +621,117 @@ async function extensionCancel(ext, h) {
   return { banner, atCancel, after, popupDuring, cancelVisibleInPopup, popupAfter, cancelHiddenAfter, errors };
 }
 
+/** Ask before sending, per site: the first-use card, its preview and comments switch, Always, Never. */
+async function extensionConsent(ext, h) {
+  const origin = new URL(config.fixturesUrl).origin;
+  const banner = (page) => page.evaluate(() => document.querySelector("veracity-ui")?.shadowRoot?.querySelector(".banner")?.dataset.kind ?? null);
+  const card = (popup) =>
+    popup.evaluate(() => ({
+      visible: !document.getElementById("consent").hidden,
+      what: document.getElementById("consent-what").textContent,
+      preview: document.getElementById("consent-preview").textContent,
+      state: document.getElementById("page-state").textContent,
+    }));
+  await h.setSiteChoice(origin, null);
+  const first = await h.openFixture("with_comments.html");
+  let popup = await h.openPopup(first.tabId);
+  await popup.waitForSelector("#consent:not([hidden])");
+  const asked = await card(popup);
+  await first.page.waitForTimeout(1500);
+  const bannerWhileAsking = await banner(first.page); // nothing sent, nothing shown on the page
+  await popup.uncheck("#exclude-comments");
+  await popup.waitForFunction(() => document.getElementById("consent-preview").textContent.includes("Reader one"));
+  const withComments = await card(popup);
+  await popup.check("#exclude-comments");
+  await popup.waitForFunction(() => !document.getElementById("consent-preview").textContent.includes("Reader one"));
+  await popup.click("#consent-always");
+  await first.page.bringToFront();
+  await h.waitForBanner(first.page, "done");
+  const highlighted = (await h.highlights(first.page)).map((x) => x.text);
+  const stored = await ext.control.evaluate(async () => (await chrome.storage.local.get({ sites: {} })).sites);
+  await popup.close();
+  await first.page.close(); // tabs are found by URL: the third step opens this page again
+  // Another page of the same site: checked at once, no card.
+  const second = await h.openFixture("seed_article.html");
+  popup = await h.openPopup(second.tabId);
+  await h.waitForBanner(second.page, "done");
+  const alwaysCard = await card(popup);
+  await popup.close();
+  await second.page.close();
+  // Never: nothing is sent, now or when the popup opens again.
+  await h.setSiteChoice(origin, null);
+  const third = await h.openFixture("with_comments.html");
+  popup = await h.openPopup(third.tabId);
+  await popup.waitForSelector("#consent:not([hidden])");
+  await popup.click("#consent-never");
+  await popup.waitForFunction(() => document.getElementById("page-state").textContent.includes("nothing was sent"));
+  const neverState = (await card(popup)).state;
+  await popup.close();
+  popup = await h.openPopup(third.tabId);
+  await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("Veracity is off"));
+  const neverAgain = await card(popup);
+  await third.page.waitForTimeout(1500);
+  const bannerAfterNever = await banner(third.page);
+  const storedNever = await ext.control.evaluate(async () => (await chrome.storage.local.get({ sites: {} })).sites);
+  // The options page lists the choice, with Forget.
+  const options = await ext.context.newPage();
+  await options.goto(`chrome-extension://${ext.extensionId}/options/options.html`);
+  await options.waitForSelector("#sites li");
+  const listed = await options.locator("#sites li").allTextContents();
+  await options.close();
+  await popup.close();
+  await third.page.close();
+  await h.setSiteChoice(origin, "always");
+  return {
+    origin, asked, bannerWhileAsking, withComments, highlighted, stored, alwaysCard, neverState, neverAgain,
+    bannerAfterNever, storedNever, listed,
+  };
+}
+
+/** A page that re-renders, then grows, after the check; and one still loading when it is checked. */
+async function extensionDynamic(ext, h) {
+  const bannerText = (page) => page.locator("veracity-ui .banner").innerText();
+  const { page, tabId, errors } = await h.openFixture("dynamic.html");
+  let popup = await h.openPopup(tabId);
+  await h.waitForBanner(page, "done");
+  const before = (await h.highlights(page)).length;
+  await page.evaluate(() => window.rerender());
+  await h.waitForBanner(page, "changed");
+  const rerendered = { banner: await bannerText(page), highlights: (await h.highlights(page)).length };
+  await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("The page changed"));
+  rerendered.popup = (await h.popupState(popup)).state;
+  await popup.close();
+  await page.locator("veracity-ui .banner button.check-again").click();
+  await h.waitForBanner(page, "done");
+  const againHighlights = (await h.highlights(page)).length;
+  await page.evaluate(() => window.loadMore());
+  await h.waitForBanner(page, "changed");
+  const grown = {
+    banner: await bannerText(page),
+    button: await page.locator("veracity-ui .banner button.check-again").innerText(),
+  };
+  await page.locator("veracity-ui .banner button.check-again").click();
+  await h.waitForBanner(page, "done");
+  const afterMore = (await h.highlights(page)).map((x) => x.text);
+  // A page script that touches something else does not count as a change.
+  await page.evaluate(() => document.body.append(document.createElement("span")));
+  await page.waitForTimeout(1000);
+  const stillDone = await page.locator("veracity-ui .banner").getAttribute("data-kind");
+  await page.close();
+  // Still loading: an image that never arrives keeps the document from completing.
+  const loading = await h.openFixture("dynamic.html", {
+    prepare: (p) => p.route("**/slow.png", () => {}),
+    waitUntil: "domcontentloaded",
+  });
+  popup = await h.openPopup(loading.tabId);
+  const loadingBanner = await h.waitForBanner(loading.page, "done");
+  await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("Checked"));
+  const loadingPopup = (await h.popupState(popup)).state;
+  await popup.close();
+  await loading.page.close();
+  return { before, rerendered, againHighlights, grown, afterMore, stillDone, loadingBanner, loadingPopup, errors };
+}
+
 async function extensionFailures(ext, h) {
   const out = {};
   // Nothing listens on this port.
@@ -711,10 +838,15 @@ await browser.close();
 const ext = await launchExtension();
 const helpers = extensionHelpers(ext);
 report.extension = { id: ext.extensionId };
+// Every fixture page shares one origin: "always" there, as a user who chose it on the first-use card
+// (extensionConsent covers the card itself).
+await helpers.setSiteChoice(new URL(config.fixturesUrl).origin, "always");
 await scenario("extensionSeed", () => extensionSeed(ext, helpers));
 await scenario("extensionLong", () => extensionLong(ext, helpers));
 await scenario("extensionCancel", () => extensionCancel(ext, helpers));
 await scenario("extensionFailures", () => extensionFailures(ext, helpers));
+await scenario("extensionConsent", () => extensionConsent(ext, helpers));
+await scenario("extensionDynamic", () => extensionDynamic(ext, helpers));
 await scenario("extensionStates", () => extensionStates(ext, helpers));
 await ext.context.close();
 rmSync(ext.profile, { recursive: true, force: true });
