@@ -253,9 +253,14 @@ HEADLINES = {
 
 
 def expected_article_text(seed_text: str) -> str:
-    """The seed article as tests/browser/fixtures/seed_article.html shows it: a title, no list markers."""
-    lines = [line.removeprefix("- ").removeprefix("– ") for line in seed_text.strip().split("\n")]
-    return "\n".join(["Kratom, Prolactin and the \U0001d707-Opioid Receptor in Withdrawal", *lines])
+    """The seed article as tests/browser/fixtures/seed_article.html shows it: a title, no list markers, and its
+    headings (<h1>-<h6>: the title, and the outline's lines where they head a section) sent as "# " lines."""
+    lines, seen = [], set()
+    for line in seed_text.strip().split("\n"):
+        bare = line.removeprefix("- ").removeprefix("– ")
+        lines.append("# " + bare if bare in seen else bare)  # first in the outline <ul>, then a section heading
+        seen.add(bare)
+    return "\n".join(["# Kratom, Prolactin and the \U0001d707-Opioid Receptor in Withdrawal", *lines])
 
 
 # ---- The web page ----------------------------------------------------------------------------------
@@ -374,6 +379,25 @@ def test_extension_chunking_and_offset_helpers_pass_their_node_unit_tests():
 def test_extension_reads_the_article_without_navigation_scripts_or_hidden_text(report, seed_text):
     extracted = scenario(report, "extensionSeed")["extracted"]
     assert extracted.strip() == expected_article_text(seed_text)
+
+
+def test_extension_card_sits_in_a_corner_and_folds_to_a_pill(report):
+    card = scenario(report, "extensionSeed")["card"]
+    assert card["open"]["overlapsHeadline"] is False and card["open"]["bottom"] < 40 and card["open"]["right"] < 40
+    folded = card["folded"]
+    assert folded["height"] < 60 and folded["width"] < card["open"]["width"]
+    assert "Veracity checked this page" in folded["text"] and "supported" in folded["text"]
+    assert "Clear highlights" not in folded["text"]  # the rest folds away
+    assert card["reopened"]["height"] == card["open"]["height"]
+
+
+def test_extension_sends_headings_as_headings_so_no_title_gets_a_verdict(report, api_check):
+    seed = scenario(report, "extensionSeed")
+    headings = [line[2:] for line in seed["extracted"].splitlines() if line.startswith("# ")]
+    assert "Kratom, Prolactin and the \U0001d707-Opioid Receptor in Withdrawal" in headings
+    checked_texts = {s["text"] for s in api_check(seed["extracted"])["sentences"] if s["verdict"]}
+    assert not checked_texts & set(headings)
+    assert not {h["text"] for h in seed["highlights"]} & set(headings)
 
 
 def test_extension_highlights_seed_article_sentences_with_the_api_verdicts(report, api_check):

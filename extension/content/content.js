@@ -32,6 +32,7 @@
     "navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "toolbar",
     "dialog", "alertdialog", "tablist", "tooltip", "form",
   ]);
+  const HEADINGS = new Set(["H1", "H2", "H3", "H4", "H5", "H6"]);
   const INLINE_DISPLAYS = new Set(["inline", "inline-block", "inline-flex", "inline-grid", "contents", "ruby"]);
   const PRE_WHITESPACE = new Set(["pre", "pre-wrap", "pre-line", "break-spaces"]);
 
@@ -100,7 +101,8 @@
     const newline = () => {
       if (lastChar() === " ") {
         text = text.slice(0, -1); // a trailing space before a line break maps to nothing worth sending
-        runs.pop();
+        const last = runs[runs.length - 1];
+        if (last && last.t + last.len > text.length) runs.pop(); // not the "# " of a heading: that has no run
       }
       if (text && lastChar() !== "\n") text += "\n";
     };
@@ -137,6 +139,9 @@
           if (skipElement(child, style)) continue;
           const block = !INLINE_DISPLAYS.has(style.display);
           if (block) newline();
+          // Sent as a heading ("# Title", as Markdown): the API never checks a heading as a claim, so a page's
+          // headline gets no verdict. The marker maps to no node (no run), like the line breaks.
+          if (HEADINGS.has(child.tagName)) text += "# ";
           walk(child, PRE_WHITESPACE.has(style.whiteSpace) || style.whiteSpaceCollapse === "preserve");
           if (block) newline();
         }
@@ -315,7 +320,14 @@
       box-shadow: 0 6px 24px rgba(0,0,0,.25); text-align: left;
     }
     [hidden] { display: none !important; }
-    .banner { top: 12px; right: 12px; width: min(380px, calc(100vw - 24px)); padding: 12px 14px; }
+    .banner { bottom: 12px; right: 12px; width: min(380px, calc(100vw - 24px)); max-height: 45vh; overflow: auto; padding: 12px 14px; }
+    .banner .fold { float: right; margin-right: 6px; }
+    .banner[data-folded] { width: auto; max-width: min(360px, calc(100vw - 24px)); padding: 4px 12px; border-radius: 18px; }
+    .banner[data-folded] > :not(h2, .fold, .close, .counts) { display: none; }
+    .banner[data-folded] h2 { font-size: 12px; margin: 0; }
+    .banner[data-folded] .counts { flex-wrap: nowrap; white-space: nowrap; gap: 0 10px; font-size: 12px; margin: 0; }
+    .banner[data-folded] .counts li:last-child { display: none; } /* "not check-worthy": the card has it */
+    .banner[data-folded] button { padding: 0 6px; font-size: 12px; }
     .banner[data-kind="error"] { border: 2px solid #a4001d; }
     .banner h2 { margin: 0 0 4px; font-size: 14px; font-weight: 700; }
     .banner p { margin: 4px 0; }
@@ -404,7 +416,16 @@
     banner.setAttribute("role", kind === "error" ? "alert" : "status");
     const close = el("button", { class: "close", type: "button", "aria-label": "Close Veracity message" }, "✕");
     close.addEventListener("click", () => (banner.hidden = true));
-    banner.append(close, el("h2", {}, title), ...body);
+    // The card sits in the bottom corner; "–" folds it to a pill (title and counts) that covers next to nothing.
+    const fold = el("button", { class: "fold", type: "button", "aria-expanded": "true", "aria-label": "Fold the Veracity card" }, "–");
+    fold.addEventListener("click", () => {
+      const folded = banner.toggleAttribute("data-folded");
+      fold.setAttribute("aria-expanded", String(!folded));
+      fold.setAttribute("aria-label", folded ? "Open the Veracity card" : "Fold the Veracity card");
+      fold.textContent = folded ? "+" : "–";
+    });
+    banner.removeAttribute("data-folded");
+    banner.append(close, fold, el("h2", {}, title), ...body);
     banner.hidden = false;
   }
 

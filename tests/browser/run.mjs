@@ -568,6 +568,23 @@ async function extensionSeed(ext, h) {
   }));
   const extracted = await h.extractedText(tabId);
 
+  // The card: in the bottom corner, clear of the headline; folded, a pill with the title and counts.
+  await page.bringToFront();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const box = () =>
+    page.evaluate(() => {
+      const banner = document.querySelector("veracity-ui").shadowRoot.querySelector(".banner");
+      const r = banner.getBoundingClientRect();
+      const h1 = document.querySelector("h1").getBoundingClientRect();
+      const overlaps = !(r.right <= h1.left || r.left >= h1.right || r.bottom <= h1.top || r.top >= h1.bottom);
+      return { width: r.width, height: r.height, right: window.innerWidth - r.right, bottom: window.innerHeight - r.bottom, overlapsHeadline: overlaps, text: banner.innerText };
+    });
+  const card = { open: await box() };
+  await page.locator("veracity-ui .banner button.fold").click();
+  card.folded = await box();
+  await page.locator("veracity-ui .banner button.fold").click();
+  card.reopened = await box();
+
   // Clear highlights from the popup: the page's text nodes come back as they were.
   await popup.bringToFront();
   await popup.click("#clear");
@@ -576,7 +593,7 @@ async function extensionSeed(ext, h) {
   const popupAfterClear = await h.popupState(popup);
   await popup.close();
   await page.close();
-  return { saved, banner, popup: popupResult, highlights, popover, keyboard, pageScript, extracted, before, during, after, popupAfterClear, errors };
+  return { saved, banner, popup: popupResult, highlights, popover, keyboard, pageScript, extracted, before, during, after, popupAfterClear, card, errors };
 }
 
 async function extensionLong(ext, h) {
