@@ -334,6 +334,12 @@ def test_webpage_cancel_stops_sending_and_keeps_what_was_checked(report):
     assert cancelled["buttons"] == {"cancelHidden": True, "checkEnabled": True, "progressHidden": True}
 
 
+def test_webpage_shows_the_checked_text_in_place_of_the_textarea_with_edit_text(report, seed_text):
+    editing = scenario(report, "webpage")["editing"]
+    assert editing["afterCheck"] == {"textareaVisible": False, "editVisible": True}
+    assert editing["afterEdit"] == {"textareaVisible": True, "focused": True, "keptText": len(seed_text)}
+
+
 def test_webpage_moves_focus_to_the_results_and_leaves_no_blank_scroll(report):
     seed = scenario(report, "webpage")["seed"]
     assert seed["focusOnResults"] is True

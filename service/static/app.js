@@ -161,6 +161,17 @@ async function check(event) {
 
 cancelButton.addEventListener("click", () => running?.abort());
 
+/** The textarea and its options while editing; once checked, only "Edit text" and the annotated text below. */
+function showText(editing) {
+  form.classList.toggle("checked", !editing);
+  $("edit-button").hidden = editing;
+}
+
+$("edit-button").addEventListener("click", () => {
+  showText(true);
+  textArea.focus();
+});
+
 /** The annotated text, built part by part: each part's sentences replace the grey, not yet checked tail. */
 function startRender(text) {
   hidePopover();
@@ -195,6 +206,7 @@ function startRender(text) {
       showClaims();
       if (results.hidden) {
         results.hidden = false;
+        showText(false); // the annotated text takes the textarea's place; "Edit text" brings it back
         // Focus and scroll to the results once (on a phone they open below the fold); later parts arrive
         // without moving the reader.
         results.focus({ preventScroll: true });

@@ -204,6 +204,16 @@ async function webpage(browser) {
   }));
 
   // Astral characters: the API counts code points, JS strings count UTF-16 units.
+  const editing = { afterCheck: await page.evaluate(() => ({
+    textareaVisible: document.getElementById("text").offsetParent !== null,
+    editVisible: !document.getElementById("edit-button").hidden,
+  })) };
+  await page.click("#edit-button");
+  editing.afterEdit = await page.evaluate(() => ({
+    textareaVisible: document.getElementById("text").offsetParent !== null,
+    focused: document.activeElement?.id === "text",
+    keptText: document.getElementById("text").value.length,
+  }));
   await page.fill("#text", config.astralText);
   await page.click("#check-button");
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Done"), null, { timeout: TIMEOUT_MS });
@@ -232,6 +242,7 @@ async function webpage(browser) {
           look();
         }),
     );
+  await page.click("#edit-button");
   await page.fill("#text", config.tooLongText);
   checkRequests = 0;
   await page.click("#check-button");
@@ -239,6 +250,7 @@ async function webpage(browser) {
   const long = { ...(await collect()), requests: checkRequests, ...parts };
 
   // Cancel: the parts not yet sent are never sent; what came back stays, the rest stays grey.
+  await page.click("#edit-button");
   await page.fill("#text", config.cancelText);
   checkRequests = 0;
   await page.click("#check-button");
@@ -268,6 +280,7 @@ async function webpage(browser) {
       body: JSON.stringify({ ok: false, error: { code: "overloaded", message: "Veracity is busy; retry after 2 s.", status: 503 } }),
     }),
   );
+  await page.click("#edit-button");
   await page.fill("#text", config.astralText);
   await page.click("#check-button");
   await page.waitForSelector("#error:not([hidden])", { timeout: TIMEOUT_MS });
@@ -285,7 +298,7 @@ async function webpage(browser) {
   await page.emulateMedia({ colorScheme: "light" });
 
   await context.close();
-  return { scope, seed, popover, keyboard, astral, long, cancelled, apiError, staleResultsAfterError, dark, cspViolations, pageErrors };
+  return { scope, seed, popover, keyboard, editing, astral, long, cancelled, apiError, staleResultsAfterError, dark, cspViolations, pageErrors };
 }
 
 /** Every verdict state on the web page, from the stub API's canned verdicts (the page's own /v1/check is rerouted). */
@@ -300,6 +313,8 @@ async function webpageStates(browser) {
   await page.fill("#text", config.statesText);
   await page.click("#check-button");
   await page.waitForSelector("#results:not([hidden])");
+  await page.click("#edit-button"); // the textarea back beside the results: the walk types in it
+  await page.evaluate(() => document.activeElement?.blur());
   const marks = await page.locator("#document .sentence[data-label]").evaluateAll(readMarks);
   const walk = await walkClaims(page, {
     popover: "#evidence-popover",
