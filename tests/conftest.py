@@ -79,6 +79,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServerURL(str):
+    """The server's base URL (a str, as the tests use it), with its log file as ``log_path``."""
+
+    log_path: Path
+
+
 @pytest.fixture(scope="module")
 def server(request, built_corpus_db, tmp_path_factory):
     """`veracity serve` (waitress) in a subprocess on a free loopback port; yields its base URL.
@@ -106,7 +112,9 @@ def server(request, built_corpus_db, tmp_path_factory):
     else:
         process.kill()
         pytest.fail("server did not start within 120 s")
-    yield base
+    url = ServerURL(base)
+    url.log_path = log_path
+    yield url
     process.terminate()
     process.wait(timeout=10)
     log_file.close()

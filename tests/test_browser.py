@@ -340,6 +340,13 @@ def test_webpage_shows_the_checked_text_in_place_of_the_textarea_with_edit_text(
     assert editing["afterEdit"] == {"textareaVisible": True, "focused": True, "keptText": len(seed_text)}
 
 
+@pytest.mark.parametrize("surface", ["webpage", "extensionStates"])
+def test_on_a_phone_the_evidence_is_a_bottom_sheet_with_a_close_button(report, surface):
+    phone = scenario(report, surface)["phone"]
+    assert abs(phone["left"]) < 1 and abs(phone["right"]) < 1 and abs(phone["bottom"]) < 1, phone
+    assert 0 < phone["height"] <= 0.6 * phone["viewport"] + 1 and phone["close"] is True
+
+
 def test_webpage_moves_focus_to_the_results_and_leaves_no_blank_scroll(report):
     seed = scenario(report, "webpage")["seed"]
     assert seed["focusOnResults"] is True

@@ -368,7 +368,11 @@
       .reason, .meta, .detail, .chip.strength, .chip.stance-neutral { color: #c2c2c2; }
       a { color: #8ab4ff; }
     }
-  `;
+    /* On a phone the evidence is a bottom sheet: full width, from the bottom edge. */
+    @media (max-width: 600px) {
+      .popover { left: 0 !important; right: 0; top: auto !important; bottom: 0; width: auto; max-height: 60vh; border-radius: 12px 12px 0 0; }
+    }
+`;
 
   const ui = (() => {
     const host = document.createElement("veracity-ui");

@@ -106,7 +106,8 @@ async function walkClaims(page, { popover, claims, focusedClaim, next, previous,
   await page.locator(`${popover} button.more`).click();
   out.afterToggle = await page.locator(popover).evaluate(readPopover);
   // ✕ closes the popover and returns focus to the claim.
-  await page.locator(`${popover} button.close`).click();
+  // by keyboard: a mouse click leaves the pointer where it was, and a highlight under it opens its evidence again
+  await page.locator(`${popover} button.close`).press("Enter");
   out.closedByButton = {
     shown: await page.locator(popover).isVisible(),
     focusedClaim: await page.evaluate(focusedClaim),
@@ -288,6 +289,21 @@ async function webpage(browser) {
   const staleResultsAfterError = await page.evaluate(() => !document.getElementById("results").hidden);
   await page.unroute("**/v1/check");
 
+  // A phone: the evidence is a bottom sheet, full width from the bottom edge, with its close button.
+  await page.setViewportSize({ width: 390, height: 844 });
+  if (await page.isVisible("#edit-button")) await page.click("#edit-button");
+  await page.fill("#text", config.seedText);
+  await page.click("#check-button");
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Done"), null, { timeout: TIMEOUT_MS });
+  await page.locator("#document .sentence[data-label]").first().focus();
+  await page.waitForSelector("#evidence-popover:not([hidden])");
+  const phone = await page.evaluate(() => {
+    const r = document.getElementById("evidence-popover").getBoundingClientRect();
+    const close = document.querySelector("#evidence-popover .close");
+    return { left: r.left, right: window.innerWidth - r.right, bottom: window.innerHeight - r.bottom, height: r.height, viewport: window.innerHeight, close: close !== null && close.offsetParent !== null };
+  });
+  await page.setViewportSize({ width: 1100, height: 900 });
+
   // Dark mode follows the system setting.
   await page.emulateMedia({ colorScheme: "dark" });
   const dark = await page.evaluate(() => ({
@@ -298,7 +314,7 @@ async function webpage(browser) {
   await page.emulateMedia({ colorScheme: "light" });
 
   await context.close();
-  return { scope, seed, popover, keyboard, editing, astral, long, cancelled, apiError, staleResultsAfterError, dark, cspViolations, pageErrors };
+  return { scope, seed, popover, keyboard, editing, phone, astral, long, cancelled, apiError, staleResultsAfterError, dark, cspViolations, pageErrors };
 }
 
 /** Every verdict state on the web page, from the stub API's canned verdicts (the page's own /v1/check is rerouted). */
@@ -342,6 +358,7 @@ async function webpageStates(browser) {
       claims: [...g.querySelectorAll(".claim-link")].map((b) => b.textContent),
     })),
   );
+  await page.keyboard.press("Escape"); // the last claim's evidence, opened by Alt+K, would cover the list
   await page.evaluate(() => window.scrollTo(0, 0));
   const lastLink = page.locator("#claims-list .claim-link").last();
   const lastIndex = await lastLink.getAttribute("data-index");
@@ -824,6 +841,16 @@ async function extensionStates(ext, h) {
     nextButton: "veracity-ui .banner button.next-claim",
     input: "#page-input",
   });
+  // A phone: the evidence is a bottom sheet here too.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator("veracity-hl[data-veracity-first]").first().focus();
+  await page.waitForSelector("veracity-ui .popover:not([hidden])");
+  const phone = await page.evaluate(() => {
+    const pop = document.querySelector("veracity-ui").shadowRoot.querySelector(".popover");
+    const r = pop.getBoundingClientRect();
+    return { left: r.left, right: window.innerWidth - r.right, bottom: window.innerHeight - r.bottom, height: r.height, viewport: window.innerHeight, close: pop.querySelector(".close") !== null };
+  });
+  await page.setViewportSize({ width: 1200, height: 1100 });
   // A single letter stays the page's: "n" does not move between claims in the extension.
   await page.locator("veracity-hl[data-veracity-first]").first().focus();
   await page.keyboard.press("n");
@@ -858,7 +885,7 @@ async function extensionStates(ext, h) {
   await panel.close();
   await page.close();
   await h.setApiUrl(config.apiUrl);
-  return { marks, ...walk, plainN, claimGroups, panelState, panelClick, panelFiltered, pageErrors: errors };
+  return { marks, ...walk, plainN, phone, claimGroups, panelState, panelClick, panelFiltered, pageErrors: errors };
 }
 
 const started = Date.now();
