@@ -99,19 +99,24 @@ class CheckworthinessStage:
             name += f"+priority-{self.priority_model.revision}"
         return name
 
-    def skipped_by_rule(self, segments: list[Segment], claims: list[str | None]) -> list[bool]:
-        """Segments a rule rules out whatever a model says: they need no embedding (a 200 KB body of full stops
-        is 50 segments of 256 tokens each, two seconds of embedding for nothing)."""
-        return [rule.reason in HARD_SKIPS for rule in _rules(segments, claims)]
+    def rules(self, segments: list[Segment], claims: list[str | None]) -> list[Checkworthiness]:
+        """The rules' answer per segment. A rule in HARD_SKIPS rules a segment out whatever a model says, so it
+        needs no embedding (a 200 KB body of full stops is 50 segments of 256 tokens, two seconds for nothing);
+        the pipeline reads them once and passes them to ``assess``."""
+        return _rules(segments, claims)
 
     def assess(
-        self, segments: list[Segment], embeddings: np.ndarray, claims: list[str | None] | None = None
+        self,
+        segments: list[Segment],
+        embeddings: np.ndarray,
+        claims: list[str | None] | None = None,
+        rules: list[Checkworthiness] | None = None,
     ) -> list[Checkworthiness]:
         """``embeddings`` are of the text each segment is checked as (its resolved claim where it has one)."""
         claims = claims or [None] * len(segments)
         texts = [c or s.text for s, c in zip(segments, claims)]
         kinds = ["sentence" if c is not None and s.kind == "list_item" else s.kind for s, c in zip(segments, claims)]
-        rules = _rules(segments, claims)
+        rules = rules if rules is not None else _rules(segments, claims)
         if not segments:
             return rules
         priority = (

@@ -19,7 +19,7 @@ import numpy as np
 
 from veracity.corpus.store import EvidenceStore
 from veracity.models.embedder import DIMENSIONS, Embedder, load_embedder
-from veracity.service.checkworthy import Checkworthiness, CheckworthinessStage
+from veracity.service.checkworthy import HARD_SKIPS, Checkworthiness, CheckworthinessStage
 from veracity.service.context import resolve_claims
 from veracity.service.errors import ModelFileError
 from veracity.service.retrieve import Evidence, Retriever, RetrieverConfig
@@ -170,8 +170,8 @@ class Pipeline:
         t0 = time.perf_counter()
         flat = [s for segments in per_doc for s in segments]
         checked_as = [c or s.text for s, c in zip(flat, flat_claims)]
-        skipped = [False] * len(flat) if check_all else self.checkworthiness.skipped_by_rule(flat, flat_claims)
-        embed = [i for i, skip in enumerate(skipped) if not skip]
+        rules = self.checkworthiness.rules(flat, flat_claims)
+        embed = [i for i, r in enumerate(rules) if check_all or r.reason not in HARD_SKIPS]
         flat_vectors = np.zeros((len(flat), DIMENSIONS), np.float32)  # rows of skipped segments are never read
         # in chunks when the request can be stopped: 2,000 sentences are seconds of embedding on two cores
         step = EMBED_CHUNK if deadline is not None or cancelled is not None else max(len(embed), 1)
@@ -184,7 +184,7 @@ class Pipeline:
         on_time()
 
         t0 = time.perf_counter()
-        flat_worth = self.checkworthiness.assess(flat, flat_vectors, flat_claims)
+        flat_worth = self.checkworthiness.assess(flat, flat_vectors, flat_claims, rules)
         if check_all:
             flat_worth = [Checkworthiness(True, w.score, "check_all", w.priority) for w in flat_worth]
         worthiness, position = [], 0
