@@ -30,12 +30,16 @@ from veracity.service.segment import Segment
 
 JUDGMENTS = ROOT / "annotations" / "coverage"  # judge-*.jsonl: {"key", "item", "relevant", "pass"}
 TOP_K = 5
+# The 26 articles the corpus was grown against (issue 18); articles labelled later are not judged for coverage yet.
+COVERAGE_PASSES = frozenset({"helper-1", "helper-2"})
 
 
 def queries() -> list[dict[str, Any]]:
     """Every verifiable unit with the claim the service builds for it (the resolver, not the annotators' claim)."""
     by_article: dict[str, list[dict[str, Any]]] = {}
     for u in read_article_units():
+        if u["pass"] not in COVERAGE_PASSES:
+            continue
         by_article.setdefault(u["article"], []).append(u)
     out = []
     for article, units in by_article.items():

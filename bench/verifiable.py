@@ -8,8 +8,9 @@ Sets, never trained on:
     ``source: seed``): all must be skipped;
   * CT24 English dev (= ClaimBuster groundtruth): F1 of the priority model's check-worthy class at its shipped
     threshold, which was chosen by cross-validation on CT24 train;
-  * every context-dependent unit of the article set (all splits: the rules were never fitted): how many get a
-    resolved claim, and how close it is to the one the annotators wrote (token F1).
+  * every context-dependent unit of the article set, by split (the rules were written reading train and dev
+    only): how many get a resolved claim, how many of those a blind judge accepts
+    (``annotations/articles/context_judgments.jsonl``), and how close they are to the annotators' claim (token F1).
 
     python -m bench.verifiable [--quick] [--out DIR]
 """
@@ -26,7 +27,7 @@ import numpy as np
 
 from bench import ROOT, results_dir
 from training.train_checkworthy import DEFAULT_DATASETS, load_ct24, prf
-from training.train_verifiable import load_article_units, read_article_units, unit_kind
+from training.train_verifiable import article_split, load_article_units, read_article_units, unit_kind
 from veracity.models.checkworthy import CheckworthyModel
 from veracity.models.embedder import Embedder
 from veracity.service.checkworthy import CheckworthinessStage
@@ -52,6 +53,9 @@ def stage_predictions(
     return np.array(out, dtype=int)
 
 
+CONTEXT_JUDGMENTS = ROOT / "annotations" / "articles" / "context_judgments.jsonl"
+
+
 def token_f1(a: str, b: str) -> float:
     ta, tb = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
     common = sum(min(ta.count(t), tb.count(t)) for t in set(ta))
@@ -61,30 +65,61 @@ def token_f1(a: str, b: str) -> float:
     return 2 * p * r / (p + r)
 
 
+def read_context_judgments(path: Path = CONTEXT_JUDGMENTS) -> dict[tuple[str, str], bool]:
+    """(unit, claim) → accepted, from the blind judges (the first pass where two judged the same claim)."""
+    out: dict[tuple[str, str], bool] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            out.setdefault((r["unit"], r["claim"]), bool(r["accept"]))
+    return out
+
+
 def context_report(units: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the context rules do on every context-dependent unit, by split (the rules were written reading train/dev).
+
+    *Accepted* is a blind judge's call that the claim checked (the rewrite, or the bare sentence where no rule
+    fired) is what the sentence says in context and stands alone; a claim no judge has seen yet is counted apart.
+    """
     by_article: dict[str, list[dict[str, Any]]] = {}
     for u in units:
         by_article.setdefault(u["article"], []).append(u)
-    dependent = resolved = 0
-    f1_resolved, f1_bare, wrongly = [], [], 0
-    for article_units in by_article.values():
-        segments = [Segment(i, u["text"], 0, len(u["text"]), unit_kind(u["form"])) for i, u in enumerate(article_units)]
-        for u, claim in zip(article_units, resolve_claims(segments)):
-            if u["context_dependent"]:
-                dependent += 1
-                resolved += claim is not None
-                f1_resolved.append(token_f1(claim or u["text"], u["claim"]))
-                f1_bare.append(token_f1(u["text"], u["claim"]))
-            elif claim is not None:
-                wrongly += 1
-    return {
-        "context_dependent": dependent,
-        "given_a_claim": resolved,
-        "given_a_claim_share": round(resolved / max(dependent, 1), 4),
-        "token_f1_with_annotators_claim": round(float(np.mean(f1_resolved)), 4),
-        "token_f1_bare_sentence": round(float(np.mean(f1_bare)), 4),
-        "standalone_units_rewritten": wrongly,
-    }
+    judged = read_context_judgments()
+    report: dict[str, Any] = {}
+    for split_name, splits in (("train_dev", ("train", "dev")), ("test", ("test",)), ("all", ("train", "dev", "test"))):
+        dependent = resolved = accepted = unjudged = wrongly = wrongly_ok = 0
+        f1_resolved, f1_bare = [], []
+        for article, article_units in by_article.items():
+            if article_split(article) not in splits:
+                continue
+            segments = [
+                Segment(i, u["text"], 0, len(u["text"]), unit_kind(u["form"])) for i, u in enumerate(article_units)
+            ]
+            for u, claim in zip(article_units, resolve_claims(segments)):
+                verdict = judged.get((f"{article}#{u['index']}", claim or u["text"]))
+                if u["context_dependent"]:
+                    dependent += 1
+                    resolved += claim is not None
+                    accepted += verdict is True
+                    unjudged += verdict is None
+                    f1_resolved.append(token_f1(claim or u["text"], u["claim"]))
+                    f1_bare.append(token_f1(u["text"], u["claim"]))
+                elif claim is not None:
+                    wrongly += 1
+                    wrongly_ok += verdict is True
+        report[split_name] = {
+            "context_dependent": dependent,
+            "given_a_claim": resolved,
+            "given_a_claim_share": round(resolved / max(dependent, 1), 4),
+            "accepted": accepted,
+            "accepted_share": round(accepted / max(dependent, 1), 4),
+            "not_judged": unjudged,
+            "token_f1_with_annotators_claim": round(float(np.mean(f1_resolved)), 4),
+            "token_f1_bare_sentence": round(float(np.mean(f1_bare)), 4),
+            "standalone_units_rewritten": wrongly,
+            "standalone_rewrites_accepted": wrongly_ok,
+        }
+    return report
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -158,13 +193,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "",
             f"Priority (CT24 dev, held out, threshold {p['threshold']}): F1 {p['f1']:.3f}, P {p['precision']:.3f}, R {p['recall']:.3f}.",
         ]
-    c = report["context"]
     lines += [
         "",
-        f"Context: {c['given_a_claim']} of {c['context_dependent']} context-dependent units get a resolved claim "
-        f"({c['given_a_claim_share']:.0%}); token F1 with the annotators' claim {c['token_f1_with_annotators_claim']:.3f} "
-        f"(bare sentence {c['token_f1_bare_sentence']:.3f}); {c['standalone_units_rewritten']} standalone units rewritten.",
+        "Context (every context-dependent unit; the rules were written reading the train and dev articles only;"
+        " *accepted*: a blind judge, `annotations/articles/context_judgments.jsonl`):",
+        "",
+        "| articles | context-dependent | given a claim | accepted by the judge | not yet judged | token F1 with"
+        " annotators' claim (bare sentence) | standalone units rewritten (judged acceptable) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    for name, label in (("train_dev", "train + dev"), ("test", "test"), ("all", "all")):
+        c = report["context"][name]
+        lines.append(
+            f"| {label} | {c['context_dependent']} | {c['given_a_claim']} ({c['given_a_claim_share']:.0%}) |"
+            f" {c['accepted']} ({c['accepted_share']:.0%}) | {c['not_judged']} |"
+            f" {c['token_f1_with_annotators_claim']:.3f} ({c['token_f1_bare_sentence']:.3f}) |"
+            f" {c['standalone_units_rewritten']} ({c['standalone_rewrites_accepted']}) |"
+        )
     (out / "verifiable.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return report

@@ -63,3 +63,62 @@ def test_a_sentence_that_leans_on_the_page_topic_is_prefixed_with_it():
 def test_no_topic_when_the_page_never_repeats_its_title():
     claims = claims_of("# Halt the Hurt!\n\nPain is common in adults. You can ask a doctor about treatments for it.\n")
     assert claims["You can ask a doctor about treatments for it."] is None
+
+
+def test_a_pronoun_inside_the_sentence_is_tied_to_the_page_topic():
+    claims = claims_of(
+        "# Fentanyl\n\nFentanyl is a synthetic opioid. Fentanyl is used in hospitals.\n\n"
+        "Even in small doses, it can be deadly.4 If you need to take it for a long time, your body can get used to it.\n"
+    )
+    assert claims["Even in small doses, it can be deadly.4"] == "Fentanyl: even in small doses, it can be deadly.4"
+    assert claims["If you need to take it for a long time, your body can get used to it."] == (
+        "Fentanyl: if you need to take it for a long time, your body can get used to it."
+    )
+
+
+def test_the_topic_is_the_part_of_the_title_the_page_repeats():
+    claims = claims_of(
+        "# A Shared Approach to Preventing Opioid Overdoses\n\n"
+        "Opioid overdoses rose in 2020. Naloxone reverses an opioid overdose. However, most of them can be prevented.\n"
+    )
+    assert claims["However, most of them can be prevented."] == "Opioid Overdoses: most of them can be prevented."
+    claims = claims_of(
+        "Buprenorphine is a strong opioid medicine. Buprenorphine comes as patches.\n\n"
+        "The disorder it treats is common. Some people feel sleepy when they start taking the patches.\n"
+    )  # no title: the subject of the opening sentence, which the page repeats
+    assert claims["Some people feel sleepy when they start taking the patches."] == (
+        "Buprenorphine: some people feel sleepy when they start taking the patches."
+    )
+
+
+def test_a_generic_noun_does_not_count_as_naming_a_longer_topic():
+    claims = claims_of(
+        "# Generalized Anxiety Disorder\n\nGeneralized anxiety disorder is common. Anxiety disorder can be treated.\n\n"
+        "The disorder is more common in women than in men.\n"
+    )
+    assert claims["The disorder is more common in women than in men."] == (
+        "Anxiety Disorder: the disorder is more common in women than in men."
+    )
+
+
+def test_a_lead_in_that_is_a_whole_clause_keeps_its_colon():
+    claims = claims_of("There are 2 main approaches to stopping heroin:\n- detox, where you stop a substitute slowly\n")
+    assert claims["detox, where you stop a substitute slowly"] == (
+        "There are 2 main approaches to stopping heroin: detox, where you stop a substitute slowly."
+    )
+    claims = claims_of("People with GAD may:\n- Startle easily\n")
+    assert claims["Startle easily"] == "People with GAD may startle easily."
+
+
+def test_that_means_is_checked_with_the_sentence_it_points_back_to():
+    claims = claims_of(
+        "Taken for a long time, morphine stops working as well (tolerance). That means you need higher doses."
+    )
+    assert claims["That means you need higher doses."] == (
+        "Taken for a long time, morphine stops working as well (tolerance). That means you need higher doses."
+    )
+
+
+def test_a_heading_that_names_an_activity_is_not_what_it_stands_for():
+    claims = claims_of("# Getting your prescription\n\nIt may be a nurse, doctor or a pharmacist.\n")
+    assert claims["It may be a nurse, doctor or a pharmacist."] is None
