@@ -58,7 +58,7 @@ VERBS = frozenset(
     say says said tend tends tended""".split()
 )
 # A sentence opening with one of these starts with a clause, not its subject ("If you …", "When taken …").
-SUBORDINATORS = frozenset("if when whenever while although though because since unless after before as once".split())
+SUBORDINATORS = frozenset("if when whenever while although though because since unless after before as once to".split())
 # Headings that name a part of a page, not a topic.
 GENERIC_HEADINGS = frozenset(
     {
@@ -174,7 +174,7 @@ def resolve_claims(segments: Sequence[Segment]) -> list[str | None]:
             rewritten = _replace_pronoun(text, antecedent) if antecedent else None
             words = text.split(maxsplit=2)
             if rewritten is None and words[0].lower() in ("this", "that") and _propositional(words):
-                rewritten = _join_previous(resolved_texts, segments, i, text)
+                rewritten = _join_previous(claims, resolved_texts, segments, i, text)
             if rewritten is not None:
                 claim = rewritten
             elif claim is None and (topic or heading_topic(heading) in named_headings):
@@ -185,11 +185,15 @@ def resolve_claims(segments: Sequence[Segment]) -> list[str | None]:
     return claims
 
 
-def _join_previous(resolved: list[str], segments: Sequence[Segment], i: int, text: str) -> str | None:
-    """Rule 4: "That means…" is checked together with the sentence it stands for, the previous one."""
-    if i == 0 or segments[i - 1].kind == "heading" or not resolved[i - 1].endswith((".", "!", ")")):
+def _join_previous(
+    claims: list[str | None], resolved: list[str], segments: Sequence[Segment], i: int, text: str
+) -> str | None:
+    """Rule 4: "That means…" is checked together with the sentence it stands for, the previous one (as checked,
+    topic prefix included: "Morphine: if you take it for long… That means…")."""
+    previous = claims[i - 1] or resolved[i - 1] if i else ""
+    if i == 0 or segments[i - 1].kind == "heading" or not previous.endswith((".", "!", ")")):
         return None
-    return f"{resolved[i - 1]} {text}"
+    return f"{previous} {text}"
 
 
 def _lead_in(segments: Sequence[Segment], i: int) -> int | None:
@@ -245,11 +249,16 @@ def subject_of(sentence: str) -> str:
 
 def heading_topic(heading: str) -> str:
     """ "What Is Kratom?" → "Kratom"; "Symptoms of opioid withdrawal" stays; long headings give nothing."""
-    topic = _QUESTION_HEAD.sub("", heading.strip()).rstrip("?:. ")
+    heading = re.sub(r"^\d+[.)]\s+", "", heading.strip())  # "2. Key facts"
+    if heading.endswith("?") and not _QUESTION_HEAD.match(heading):
+        return ""  # "Can Dietary Supplements Help Older Consumers?" asks; it names no subject for "it"
+    topic = _QUESTION_HEAD.sub("", heading).rstrip("?:. ")
     topic = re.sub(
         r"^(?:common questions|facts|things to know|what to know|about)\s+(?:about\s+)?", "", topic, flags=re.I
     )
-    if topic.lower() in GENERIC_HEADINGS or topic.split()[0].lower().endswith("ing") if topic else True:
+    if not topic or topic.split()[0].lower() in ("and", "or", "but"):  # "Who can and cannot take …"
+        return ""
+    if topic.lower() in GENERIC_HEADINGS or topic.split()[0].lower().endswith("ing"):
         return ""  # "Getting your prescription", "Dealing with Chronic Pain": an activity, not what "it" names
     return topic if 0 < len(topic.split()) <= MAX_SUBJECT_WORDS else ""
 

@@ -122,3 +122,10 @@ def test_that_means_is_checked_with_the_sentence_it_points_back_to():
 def test_a_heading_that_names_an_activity_is_not_what_it_stands_for():
     claims = claims_of("# Getting your prescription\n\nIt may be a nurse, doctor or a pharmacist.\n")
     assert claims["It may be a nurse, doctor or a pharmacist."] is None
+
+
+def test_headings_that_ask_or_number_give_no_subject_for_it():
+    assert heading_topic("Can Dietary Supplements Help Older Consumers?") == ""
+    assert heading_topic("2. Key facts") == ""
+    assert heading_topic("3. Who can and cannot take amitriptyline") == ""
+    assert heading_topic("What Is Kratom?") == "Kratom"
