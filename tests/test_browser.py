@@ -23,9 +23,11 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import zipfile
+import zlib
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -35,7 +37,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 SERVER_ENV = {"VERACITY_MAX_BODY_BYTES": "8000"}
-if os.environ.get("VERACITY_SCREENSHOTS") == "1":
+REFRESH_SCREENSHOTS = os.environ.get("VERACITY_SCREENSHOTS") == "1"
+if REFRESH_SCREENSHOTS:
     # The README's screenshots show the default corpus (or VERACITY_CORPUS_DB), not the 22-item test fixture.
     from veracity.service.settings import default_data_dir
 
@@ -46,6 +49,27 @@ BROWSER = TESTS / "browser"
 EXTENSION = TESTS.parent / "extension"
 DOCS = TESTS.parent / "docs"
 CHROMIUM = os.environ.get("VERACITY_CHROMIUM", "/usr/bin/chromium")
+# The screenshots in docs/, one per state of the two surfaces (docs/interface.md shows them): the name run.mjs
+# takes each under, its file in docs/, and its size in pixels, (width, height) of the viewport, with None where
+# the size follows the content (one element: the popup, the claims list).
+SCREENSHOTS: dict[str, tuple[str, tuple[int | None, int | None]]] = {
+    "webpage": ("webpage.png", (1100, 2000)),
+    "extension": ("extension-seed.png", (1200, 1100)),
+    "webpagePopover": ("screens/webpage-popover.png", (1100, None)),  # the popover and its sentence
+    "webpageClaims": ("screens/webpage-claims.png", (1100, None)),
+    "webpageProgress": ("screens/webpage-progress.png", (1100, 900)),
+    "webpageChecked": ("screens/webpage-checked.png", (1100, 1300)),
+    "webpagePhone": ("screens/webpage-phone.png", (390, 844)),
+    "webpageDark": ("screens/webpage-dark.png", (1100, 900)),
+    "extensionConsent": ("screens/extension-consent.png", (348, None)),  # the popup: 320 px and its padding
+    "extensionPanel": ("screens/extension-sidepanel.png", (400, 700)),
+    "extensionPill": ("screens/extension-pill.png", (600, 300)),  # the bottom corner of the page
+    "extensionChanged": ("screens/extension-page-changed.png", (1000, 500)),
+    "extensionPopup": ("screens/extension-popup.png", (348, None)),
+    "extensionPhone": ("screens/extension-phone.png", (390, 844)),
+    "extensionDark": ("screens/extension-dark.png", (1200, 1100)),
+}
+ALWAYS_TAKEN = ("webpage", "extension")  # the README's two; the rest only with VERACITY_SCREENSHOTS=1, or if missing
 ASTRAL_TEXT = (
     "The \U0001d707-opioid receptor \U0001f33f binds kratom alkaloids.\n"
     "Methadone treatment lowers mortality in opioid dependence. \U0001d6fc Buprenorphine reduces illicit opioid use."
@@ -169,7 +193,13 @@ def closed_url():
 def report(server, fixture_site, closed_url, stub_api, unpacked_extension, seed_text, tmp_path_factory):
     subprocess.run(["sh", str(BROWSER / "setup.sh")], check=True, timeout=900)
     out = tmp_path_factory.mktemp("browser")
-    screenshots = {"webpage": out / "webpage.png", "extension": out / "extension-seed.png"}
+    # A normal run takes the README's two screenshots; the others cost time, and are taken only to refresh them
+    # (VERACITY_SCREENSHOTS=1) or where docs/ lacks one.
+    screenshots = {
+        name: out / Path(target).name
+        for name, (target, _) in SCREENSHOTS.items()
+        if REFRESH_SCREENSHOTS or name in ALWAYS_TAKEN or not (DOCS / target).exists()
+    }
     config = {
         "chromium": CHROMIUM,
         "apiUrl": server,
@@ -199,13 +229,12 @@ def report(server, fixture_site, closed_url, stub_api, unpacked_extension, seed_
     if run.returncode != 0:
         pytest.fail(f"tests/browser/run.mjs failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
     result = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    # The README's screenshots: written when missing, refreshed with VERACITY_SCREENSHOTS=1.
-    for name, target in (("webpage", "webpage.png"), ("extension", "extension-seed.png")):
-        if screenshots[name].exists() and (
-            os.environ.get("VERACITY_SCREENSHOTS") == "1" or not (DOCS / target).exists()
-        ):
-            DOCS.mkdir(exist_ok=True)
-            shutil.copyfile(screenshots[name], DOCS / target)
+    # The screenshots in docs/: written when missing, refreshed with VERACITY_SCREENSHOTS=1.
+    for name, path in screenshots.items():
+        target = DOCS / SCREENSHOTS[name][0]
+        if path.exists() and (REFRESH_SCREENSHOTS or not target.exists()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
     result["screenshots"] = {name: str(path) for name, path in screenshots.items()}
     return result
 
@@ -450,6 +479,12 @@ def test_extension_popup_shows_the_summary_and_api_status(report, api_check, ser
     assert seed["popup"]["apiState"] == "ok" and server in seed["popup"]["api"]
     assert seed["popup"]["state"] == f"Checked: {len(checked(api))} sentences highlighted."
     assert "Veracity checked this page" in seed["banner"]
+
+
+def test_extension_popup_and_side_panel_text_is_full_size(report):
+    """Chrome's own stylesheet for extension pages sets body { font-size: 75% }: the popup's text was 10.5 px."""
+    assert scenario(report, "extensionSeed")["popup"]["fontSize"] == "14px"
+    assert scenario(report, "extensionStates")["panelFont"] == "14px"
 
 
 def test_extension_highlights_are_reachable_by_keyboard(report):
@@ -722,8 +757,50 @@ def test_make_extension_zip_packs_the_extension_with_its_version(extension_zip):
         assert json.loads(zf.read("manifest.json"))["version"] == version
 
 
+def read_png(path: Path) -> tuple[int, int, int]:
+    """A PNG's width and height from its header, after checking that its pixel data is all there (the image
+    data inflates to exactly height rows of its width); and how many distinct byte values that data holds: a
+    blank image, its rows filtered, has a handful."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    width = height = depth = colour = None
+    idat = bytearray()
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+        pos += 12 + length  # length, type, data, CRC
+    else:
+        pytest.fail(f"{path} is cut off: no IEND chunk")
+    assert width and height and depth, f"{path}: no IHDR chunk, or an empty image"
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+    pixels = zlib.decompress(bytes(idat))
+    assert len(pixels) == height * (1 + -(-width * channels * depth // 8)), f"{path}: pixel data cut short"
+    return width, height, len(set(pixels))
+
+
 def test_screenshots_are_taken_for_the_readme(report):
-    for name in ("webpage", "extension"):
-        path = Path(report["screenshots"][name])
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (DOCS / "webpage.png").exists() and (DOCS / "extension-seed.png").exists()
+    """One screenshot per state of the page and the extension in docs/ (docs/interface.md), each a whole PNG of
+    the viewport's size (or of its element's), not blank; the ones this run took as well."""
+    taken = report["screenshots"]
+    assert set(ALWAYS_TAKEN) <= set(taken) <= set(SCREENSHOTS)
+    for name, (target, (width, height)) in SCREENSHOTS.items():
+        for path in [DOCS / target] + ([Path(taken[name])] if name in taken else []):
+            assert path.exists(), f"{path} missing: VERACITY_SCREENSHOTS=1 python -m pytest tests/test_browser.py"
+            size = read_png(path)
+            assert size[0] == (width or size[0]) and size[1] == (height or size[1]), f"{path}: {size[:2]}"
+            assert 200 <= size[0] <= 1200 and 150 <= size[1] <= 2000, f"{path}: {size[:2]} is not a plausible size"
+            assert size[2] >= 32, f"{path} looks blank"
+
+
+def test_the_interface_doc_shows_every_screenshot():
+    doc = (DOCS / "interface.md").read_text(encoding="utf-8")
+    shown = set(re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", doc))
+    assert shown == {target for target, _ in SCREENSHOTS.values()}
+    assert "VERACITY_SCREENSHOTS=1 python -m pytest tests/test_browser.py" in doc

@@ -13,6 +13,29 @@ const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const report = {};
 const TIMEOUT_MS = 120_000; // generous: the machine may be busy with other work
 
+/** Whether docs/ wants a screenshot of this state: config.screenshots names a path for it (tests/test_browser.py
+ * asks for them all with VERACITY_SCREENSHOTS=1, else only for those missing from docs/). */
+const wants = (name) => Boolean(config.screenshots?.[name]);
+
+/** A screenshot of `target` (a page or a locator) for docs/, taken only when it is wanted: normal runs take none. */
+async function shot(name, target, options = {}) {
+  if (wants(name)) await target.screenshot({ path: config.screenshots[name], ...options });
+}
+
+/** The part of the viewport that holds every element `selectors` names (the first of each), `margin` px around,
+ * the viewport's full width: a screenshot's clip. */
+function clipAround(page, selectors, margin = 16) {
+  return page.evaluate(
+    ([sels, m]) => {
+      const rects = sels.map((sel) => document.querySelector(sel).getBoundingClientRect());
+      const top = Math.max(0, Math.min(...rects.map((r) => r.top)) - m);
+      const bottom = Math.min(window.innerHeight, Math.max(...rects.map((r) => r.bottom)) + m);
+      return { x: 0, y: top, width: document.documentElement.clientWidth, height: bottom - top };
+    },
+    [selectors, margin],
+  );
+}
+
 async function scenario(name, run) {
   const started = Date.now();
   try {
@@ -74,13 +97,14 @@ function readMarks(marks) {
 }
 
 /** Walk the claims with a key or a button and read each popover; then close it with ✕ and with Escape. */
-async function walkClaims(page, { popover, claims, focusedClaim, next, previous, nextButton, input }) {
+async function walkClaims(page, { popover, claims, focusedClaim, next, previous, nextButton, input, onClaim = null }) {
   const out = { order: [], popovers: [] };
   const count = await page.locator(claims).count();
   for (let i = 0; i < count; i++) {
     await next();
     out.order.push(await page.evaluate(focusedClaim));
     out.popovers.push(await page.locator(popover).evaluate(readPopover));
+    if (onClaim) await onClaim(i); // the i-th claim's evidence is open (a screenshot for docs/)
   }
   await next();
   out.wrapsToFirst = await page.evaluate(focusedClaim);
@@ -172,6 +196,12 @@ async function webpage(browser) {
   seed.blankScroll = await page.evaluate(
     () => document.documentElement.scrollHeight - (document.querySelector("footer")?.getBoundingClientRect().bottom + window.scrollY),
   );
+  if (wants("webpageChecked")) {
+    // Checked: the scope line, "Edit text" and the annotated text where the textarea was.
+    await page.setViewportSize({ width: 1100, height: 1300 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot("webpageChecked", page);
+  }
 
   // Hover the first supported sentence (else the first checked one) for its evidence.
   const target = page.locator("#document .sentence.verdict-supported").first();
@@ -191,7 +221,7 @@ async function webpage(browser) {
     links: await page.locator("#evidence-popover a").evaluateAll((as) => as.map((a) => a.href)),
     index: Number(await page.locator('.sentence[aria-expanded="true"]').getAttribute("data-index")),
   };
-  await page.screenshot({ path: config.screenshots.webpage });
+  await shot("webpage", page);
 
   // Keyboard: focus a sentence, Enter moves into the evidence, Escape comes back.
   await page.mouse.move(0, 0);
@@ -256,6 +286,12 @@ async function webpage(browser) {
   checkRequests = 0;
   await page.click("#check-button");
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Checked"), null, { timeout: TIMEOUT_MS });
+  if (wants("webpageProgress")) {
+    // Part-way: the bar, "Checked 15% of the text · … · about N s left", Cancel beside Check.
+    await page.waitForFunction(() => document.getElementById("progress").value >= 0.15, null, { timeout: TIMEOUT_MS });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot("webpageProgress", page, { clip: { x: 0, y: 0, width: 1100, height: 900 } });
+  }
   const requestsAtCancel = checkRequests;
   await page.click("#cancel-button");
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Cancelled"), null, { timeout: TIMEOUT_MS });
@@ -302,6 +338,7 @@ async function webpage(browser) {
     const close = document.querySelector("#evidence-popover .close");
     return { left: r.left, right: window.innerWidth - r.right, bottom: window.innerHeight - r.bottom, height: r.height, viewport: window.innerHeight, close: close !== null && close.offsetParent !== null };
   });
+  await shot("webpagePhone", page);
   await page.setViewportSize({ width: 1100, height: 900 });
 
   // Dark mode follows the system setting.
@@ -311,6 +348,15 @@ async function webpage(browser) {
     panel: getComputedStyle(document.querySelector(".panel")).backgroundColor,
     ink: getComputedStyle(document.body).color,
   }));
+  if (wants("webpageDark")) {
+    // The results with a claim's evidence open, in the dark scheme (placed afresh: the phone's sheet closed first).
+    await page.keyboard.press("Escape");
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.locator("#document .sentence.verdict-supported").first().focus();
+    await page.waitForSelector("#evidence-popover:not([hidden])");
+    await shot("webpageDark", page);
+    await page.keyboard.press("Escape");
+  }
   await page.emulateMedia({ colorScheme: "light" });
 
   await context.close();
@@ -343,6 +389,13 @@ async function webpageStates(browser) {
     previous: () => page.keyboard.press("p"),
     nextButton: "#next-claim",
     input: "#text",
+    // The contradicted claim: the verdict in words, its strength chip, the deciding evidence first with its chip.
+    onClaim: async (i) => {
+      if (i === 1 && wants("webpagePopover")) {
+        const clip = await clipAround(page, ["#evidence-popover", ".sentence[aria-expanded='true']"]);
+        await shot("webpagePopover", page, { clip });
+      }
+    },
   });
   // Alt+J / Alt+K work on the page as in the extension.
   await page.locator("#document .sentence[data-label]").first().focus();
@@ -360,6 +413,13 @@ async function webpageStates(browser) {
   );
   await page.keyboard.press("Escape"); // the last claim's evidence, opened by Alt+K, would cover the list
   await page.evaluate(() => window.scrollTo(0, 0));
+  if (wants("webpageClaims")) {
+    // The list and where it ends (it scrolls past 320 px), with the top of the annotated text below it.
+    await page.evaluate(() => document.getElementById("claims").scrollIntoView({ block: "start" }));
+    const clip = await clipAround(page, ["#claims", "#document .sentence"]);
+    await shot("webpageClaims", page, { clip });
+    await page.evaluate(() => window.scrollTo(0, 0));
+  }
   const lastLink = page.locator("#claims-list .claim-link").last();
   const lastIndex = await lastLink.getAttribute("data-index");
   await lastLink.click();
@@ -511,6 +571,7 @@ function extensionHelpers({ context, control, extensionId }) {
       ),
       summaryShown: !document.getElementById("summary").hidden,
       summaryVisible: getComputedStyle(document.getElementById("summary")).display !== "none",
+      fontSize: getComputedStyle(document.body).fontSize,
     }));
 
   const extractedText = (tabId) =>
@@ -553,6 +614,10 @@ async function extensionSeed(ext, h) {
   await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("Checked"));
   await popup.waitForFunction(() => document.getElementById("api-status").dataset.state !== "unknown");
   const popupResult = await h.popupState(popup);
+  if (wants("extensionPopup")) {
+    await popup.bringToFront();
+    await shot("extensionPopup", popup.locator("body"));
+  }
   const highlights = await h.highlights(page);
   const during = await h.articleSnapshot(page);
 
@@ -574,7 +639,7 @@ async function extensionSeed(ext, h) {
     links: await page.locator("veracity-ui .popover a").evaluateAll((as) => as.map((a) => a.href)),
     label: await page.locator("veracity-ui .popover").getAttribute("data-label"),
   };
-  await page.screenshot({ path: config.screenshots.extension });
+  await shot("extension", page);
 
   // Keyboard: a focused highlight shows its evidence, Enter moves into it, Escape returns.
   await page.mouse.move(1, 1);
@@ -614,6 +679,11 @@ async function extensionSeed(ext, h) {
   const card = { open: await box() };
   await page.locator("veracity-ui .banner button.fold").click();
   card.folded = await box();
+  if (wants("extensionPill")) {
+    await page.keyboard.press("Escape"); // the evidence the link click opened
+    await page.waitForSelector("veracity-ui .popover", { state: "hidden" });
+    await shot("extensionPill", page, { clip: { x: 600, y: 800, width: 600, height: 300 } });
+  }
   await page.locator("veracity-ui .banner button.fold").click();
   card.reopened = await box();
 
@@ -686,6 +756,12 @@ async function extensionConsent(ext, h) {
   let popup = await h.openPopup(first.tabId);
   await popup.waitForSelector("#consent:not([hidden])");
   const asked = await card(popup);
+  if (wants("extensionConsent")) {
+    await popup.evaluate(() => {
+      document.querySelector("#consent details").open = true; // the preview, opened as a reader would
+    });
+    await shot("extensionConsent", popup.locator("body"));
+  }
   await first.page.waitForTimeout(1500);
   const bannerWhileAsking = await banner(first.page); // nothing sent, nothing shown on the page
   await popup.uncheck("#exclude-comments");
@@ -747,6 +823,11 @@ async function extensionDynamic(ext, h) {
   await page.evaluate(() => window.rerender());
   await h.waitForBanner(page, "changed");
   const rerendered = { banner: await bannerText(page), highlights: (await h.highlights(page)).length };
+  if (wants("extensionChanged")) {
+    await page.setViewportSize({ width: 1000, height: 500 }); // the short page and the card, without blank space
+    await shot("extensionChanged", page);
+    await page.setViewportSize({ width: 1200, height: 1100 });
+  }
   await popup.waitForFunction(() => document.getElementById("page-state").textContent.startsWith("The page changed"));
   rerendered.popup = (await h.popupState(popup)).state;
   await popup.close();
@@ -850,7 +931,16 @@ async function extensionStates(ext, h) {
     const r = pop.getBoundingClientRect();
     return { left: r.left, right: window.innerWidth - r.right, bottom: window.innerHeight - r.bottom, height: r.height, viewport: window.innerHeight, close: pop.querySelector(".close") !== null };
   });
+  await shot("extensionPhone", page);
   await page.setViewportSize({ width: 1200, height: 1100 });
+  if (wants("extensionDark")) {
+    // The highlights, the card and a popover (the mixed claim) with the system in the dark scheme.
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.locator("veracity-hl[data-veracity-first]").nth(2).focus();
+    await page.waitForSelector("veracity-ui .popover:not([hidden])");
+    await shot("extensionDark", page);
+    await page.emulateMedia({ colorScheme: "light" });
+  }
   // A single letter stays the page's: "n" does not move between claims in the extension.
   await page.locator("veracity-hl[data-veracity-first]").first().focus();
   await page.keyboard.press("n");
@@ -869,6 +959,12 @@ async function extensionStates(ext, h) {
     );
   const claimGroups = await readGroups();
   const panelState = await panel.textContent("#state");
+  const panelFont = await panel.evaluate(() => getComputedStyle(document.body).fontSize);
+  if (wants("extensionPanel")) {
+    await panel.setViewportSize({ width: 400, height: 700 }); // about the width of Chrome's side panel
+    await panel.bringToFront();
+    await shot("extensionPanel", panel);
+  }
   const lastClaim = panel.locator("#groups button.claim").last();
   const lastId = Number(await lastClaim.getAttribute("data-id"));
   await lastClaim.click();
@@ -885,7 +981,7 @@ async function extensionStates(ext, h) {
   await panel.close();
   await page.close();
   await h.setApiUrl(config.apiUrl);
-  return { marks, ...walk, plainN, phone, claimGroups, panelState, panelClick, panelFiltered, pageErrors: errors };
+  return { marks, ...walk, plainN, phone, claimGroups, panelState, panelFont, panelClick, panelFiltered, pageErrors: errors };
 }
 
 const started = Date.now();
