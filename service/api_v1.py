@@ -67,6 +67,10 @@ def read_json_body() -> Any:
     return _parse_json(_body_text())
 
 
+# Enough for a page title and the last paragraph of the previous part; more would only cost segmenting time.
+MAX_CONTEXT_CHARS = 4000
+
+
 def _request_text() -> tuple[str, dict[str, Any]]:
     """The submitted text and options, from a JSON or a text/plain body."""
     mimetype = request.mimetype
@@ -89,6 +93,15 @@ def _request_text() -> tuple[str, dict[str, Any]]:
         if not isinstance(check_all, bool):
             raise VeracityError("invalid_option", '"check_all" must be true or false.', 400)
         options["check_all"] = check_all
+        context = payload.get("context", "")
+        if not isinstance(context, str) or len(context) > MAX_CONTEXT_CHARS:
+            raise VeracityError(
+                "invalid_option",
+                f'"context" must be a string of at most {MAX_CONTEXT_CHARS:,} characters: the text just before '
+                '"text" (a page title and the end of the previous part), read only to build claims in context.',
+                400,
+            )
+        options["context"] = context
         body = payload["text"]
     else:
         options["check_all"] = request.args.get("check_all", "false").lower() in ("1", "true", "yes")
@@ -112,6 +125,7 @@ def check():
             deadline=deadline,
             # waitress (``veracity serve``) reports a client that hung up; other servers do not, and run to the end
             cancelled=request.environ.get("waitress.client_disconnected"),
+            context=options.get("context", ""),
         )
     except Abandoned:
         # nobody reads this answer; the status is for the access log (499, as nginx logs a closed request)

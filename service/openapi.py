@@ -139,7 +139,16 @@ SCHEMAS: dict[str, Any] = {
     "CheckRequest": {
         "type": "object",
         "required": ["text"],
-        "properties": {"text": {"type": "string", "minLength": 1}, "check_all": {"type": "boolean"}},
+        "properties": {
+            "text": {"type": "string", "minLength": 1},
+            "check_all": {"type": "boolean"},
+            "context": {
+                "type": "string",
+                "maxLength": 4000,
+                "description": "Text just before `text` (a page title, the end of the previous part of a long "
+                "page), read only to build claims in context; never checked, no offset points into it.",
+            },
+        },
     },
     "CheckResponse": {
         "type": "object",

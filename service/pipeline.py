@@ -123,9 +123,15 @@ class Pipeline:
         max_sentences: int | None = None,
         deadline: float | None = None,
         cancelled: Callable[[], bool] | None = None,
+        context: str = "",
     ) -> CheckResult:
         return self.check_many(
-            [text], check_all=check_all, max_sentences=max_sentences, deadline=deadline, cancelled=cancelled
+            [text],
+            check_all=check_all,
+            max_sentences=max_sentences,
+            deadline=deadline,
+            cancelled=cancelled,
+            contexts=[context],
         )[0]
 
     def check_many(
@@ -135,8 +141,14 @@ class Pipeline:
         max_sentences: int | None = None,
         deadline: float | None = None,
         cancelled: Callable[[], bool] | None = None,
+        contexts: list[str] | None = None,
     ) -> list[CheckResult]:
         """Check several documents with one embedding pass and one verdict pass over all their claims.
+
+        ``contexts`` (one per text, may be empty) is text that came before each one and is read only to build
+        claims in context: a client that sends a long page in parts sends the page title and the end of the
+        previous part, so that "It can be deadly" at the top of part two still knows what *it* is. Context is
+        never checked and no offset points into it.
 
         Batching across documents is what lets the batch runner approach the model's throughput. ``deadline``
         (a ``time.monotonic()`` value) stops the work between stages and between chunks of claims with
@@ -162,7 +174,10 @@ class Pipeline:
 
         # A sentence that leans on its neighbours is checked as the claim it makes in context.
         t0 = time.perf_counter()
-        flat_claims = [c for segments in per_doc for c in resolve_claims(segments)]
+        flat_claims = []
+        for segments, context in zip(per_doc, contexts or [""] * len(per_doc)):
+            before = segment(context) if context.strip() else []
+            flat_claims += resolve_claims(before + segments)[len(before) :]
         timings["context"] = _ms(t0)
 
         # Every segment is embedded once, as the text it is checked as: the check-worthiness model reads the

@@ -133,6 +133,24 @@ def test_bad_check_all_option_is_400(client):
     assert_error_shape(client.post("/v1/check", json={"text": "x y z", "check_all": "yes"}), 400, "invalid_option")
 
 
+def test_context_before_a_part_builds_its_claims_but_is_never_checked(client):
+    text = "It can be deadly even in small doses."
+    alone = client.post("/v1/check", json={"text": text}).get_json()
+    assert alone["sentences"][0]["claim"] is None
+    body = client.post(
+        "/v1/check", json={"text": text, "context": "# Fentanyl\n\nFentanyl is a synthetic opioid used for pain."}
+    ).get_json()
+    assert [s["text"] for s in body["sentences"]] == [text]  # nothing of the context comes back
+    assert (body["sentences"][0]["start"], body["sentences"][0]["end"]) == (0, len(text))
+    assert body["sentences"][0]["claim"] == "Fentanyl can be deadly even in small doses."
+
+
+def test_bad_context_is_400(client):
+    for context in (["a list"], "x" * 4001):
+        r = client.post("/v1/check", json={"text": "Naloxone reverses overdoses.", "context": context})
+        assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_option"
+
+
 def test_health_reports_model_and_corpus(client):
     body = client.get("/v1/health").get_json()
     assert body["ok"] and body["status"] == "ok"

@@ -103,13 +103,30 @@ export function getHealth(settings) {
   return request(settings, "/v1/health", { method: "GET", timeoutMs: 5_000 });
 }
 
-export function postCheck(settings, text, signal = undefined) {
+export function postCheck(settings, text, signal = undefined, context = "") {
   return request(settings, "/v1/check", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ text, check_all: false }),
+    body: JSON.stringify(context ? { text, check_all: false, context } : { text, check_all: false }),
     signal,
   });
+}
+
+const CONTEXT_CHARS = 1500;
+
+/**
+ * What a part of a long page is read with so its claims are built in context (the API's `context` field):
+ * the page title (a first line sent as "# Title") and the last whole lines before `start`. Without it,
+ * "It can be deadly." at the top of a part loses what *it* is, and the same sentence is checked as two
+ * different claims depending on where a part happens to start.
+ */
+export function contextBefore(text, start) {
+  if (start <= 0) return "";
+  let tail = text.slice(Math.max(0, start - CONTEXT_CHARS), start);
+  if (start > CONTEXT_CHARS && tail.includes("\n")) tail = tail.slice(tail.indexOf("\n") + 1); // whole lines
+  const first = text.slice(0, text.indexOf("\n") === -1 ? text.length : text.indexOf("\n"));
+  const title = first.startsWith("# ") && first.length <= 300 && start > first.length ? first : "";
+  return title && !tail.startsWith(title) ? `${title}\n\n${tail}` : tail;
 }
 
 const cancelled = () => new ApiError("cancelled", "Cancelled: the rest of the page was not sent.");
@@ -178,7 +195,8 @@ export async function checkInChunks(settings, text, onChunk, { firstChunkBytes =
   let chunks = 0;
   while (start < text.length) {
     if (signal?.aborted) throw cancelled();
-    const end = chunkEnd(text, start, maxBytes);
+    const context = contextBefore(text, start);
+    const end = chunkEnd(text, start, maxBytes - jsonBytes(context));
     const piece = text.slice(start, end);
     if (!piece.trim()) {
       start = end;
@@ -186,7 +204,7 @@ export async function checkInChunks(settings, text, onChunk, { firstChunkBytes =
     }
     let response;
     try {
-      response = await postCheck(settings, piece, signal);
+      response = await postCheck(settings, piece, signal, context);
     } catch (error) {
       const tooBig = error instanceof ApiError && (error.code === "body_too_large" || error.code === "too_many_sentences");
       if (tooBig && maxBytes > SMALLEST_CHUNK_BYTES) {

@@ -59,6 +59,20 @@ const progressBar = $("progress");
 const cancelButton = $("cancel-button");
 let running = null; // the AbortController of the check in progress
 
+/**
+ * What a part is read with so its claims are built in context (the API's `context` field, never checked): the
+ * title (a first line "# Title") and the last whole lines before `start`, so "It can be deadly." at the top of
+ * a part still knows what *it* is.
+ */
+function contextBefore(text, start) {
+  if (start <= 0) return "";
+  let tail = text.slice(Math.max(0, start - 1500), start);
+  if (start > 1500 && tail.includes("\n")) tail = tail.slice(tail.indexOf("\n") + 1);
+  const firstLine = text.split("\n", 1)[0];
+  const title = firstLine.startsWith("# ") && firstLine.length <= 300 && start > firstLine.length ? firstLine : "";
+  return title && !tail.startsWith(title) ? `${title}\n\n${tail}` : tail;
+}
+
 /** End (exclusive, UTF-16) of the part of `text` from `start`: at most `limit` long, after a paragraph or line
  * break where one fits in its second half (so a sentence is never cut), else after a space. */
 function partEnd(text, start, limit) {
@@ -116,7 +130,7 @@ async function check(event) {
         response = await fetch("v1/check", {
           method: "POST",
           headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify({ text: piece, check_all: checkAll }),
+          body: JSON.stringify({ text: piece, check_all: checkAll, context: contextBefore(text, done) }),
           signal: controller.signal,
         });
         body = await response.json().catch(() => null);

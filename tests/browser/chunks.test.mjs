@@ -1,7 +1,7 @@
 // Unit tests of the extension's chunking and offset helpers (node --test; run by tests/test_browser.py).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chunkEnd, codePointToUtf16 } from "../../extension/lib/api.js";
+import { chunkEnd, codePointToUtf16, contextBefore } from "../../extension/lib/api.js";
 
 const bytes = (s) => new TextEncoder().encode(JSON.stringify({ text: s, check_all: false })).length;
 
@@ -48,4 +48,15 @@ test("code-point offsets map to UTF-16 indices past astral characters", () => {
   const start = codePoints.indexOf("t");
   assert.equal(text.slice(toUtf16(start), toUtf16(codePoints.length)), "two");
   assert.equal(codePointToUtf16("plain")(3), 3);
+});
+
+test("a later part is read with the title and the lines just before it, never the first part", () => {
+  const text = "# Fentanyl\nFentanyl is a synthetic opioid.\nIt can be deadly.\n";
+  const start = text.indexOf("It can");
+  assert.equal(contextBefore(text, 0), "");
+  assert.equal(contextBefore(text, start), "# Fentanyl\nFentanyl is a synthetic opioid.\n");
+  const long = `# Title\n${"A line of the article that goes on.\n".repeat(100)}Last.\n`;
+  const context = contextBefore(long, long.indexOf("Last."));
+  assert.ok(context.startsWith("# Title\n\n") && context.length < 1600, context.slice(0, 40));
+  assert.ok(context.slice("# Title\n\n".length).startsWith("A line"), "whole lines only");
 });
