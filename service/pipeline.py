@@ -103,6 +103,9 @@ class Pipeline:
         self.verdict = verdict
         self.checkworthiness = checkworthiness or CheckworthinessStage()
         self.cache: LRUCache[Verdict] = LRUCache(cache_size)
+        # Re-checking a page (the extension does) would otherwise pay for embedding every sentence again even
+        # when every verdict comes from the cache: embedding was most of a repeated check's time.
+        self.vectors: LRUCache[np.ndarray] = LRUCache(cache_size)
 
     def describe(self) -> dict[str, object]:
         """Which models produced a result, for every response and /v1/health."""
@@ -190,12 +193,23 @@ class Pipeline:
         flat_vectors = np.zeros((len(flat), DIMENSIONS), np.float32)  # rows of skipped segments are never read
         # in chunks when the request can be stopped: 2,000 sentences are seconds of embedding on two cores
         step = EMBED_CHUNK if deadline is not None or cancelled is not None else max(len(embed), 1)
+        misses = []
+        for i in embed:
+            vector = self.vectors.get(checked_as[i])
+            if vector is None:
+                misses.append(i)
+            else:
+                flat_vectors[i] = vector
+        cached, embed = len(embed) - len(misses), misses
         for start in range(0, len(embed), step):
             part = embed[start : start + step]
             flat_vectors[part] = self.embedder.encode([checked_as[i] for i in part])
+            for i in part:
+                self.vectors.put(checked_as[i], flat_vectors[i].copy())
             if start + step < len(embed):
                 on_time()
         timings["embed"] = _ms(t0)
+        timings["embed_cache_hits"] = float(cached)
         on_time()
 
         t0 = time.perf_counter()

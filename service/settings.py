@@ -109,7 +109,10 @@ class Settings:
     )
     verdict_cache_size: int = field(
         default=4096,
-        metadata={"help": "Verdicts kept in memory, keyed by claim, corpus version and models (0 turns it off)."},
+        metadata={
+            "help": "Verdicts kept in memory, keyed by claim, corpus version and models, and as many sentence "
+            "vectors (0 turns both off)."
+        },
     )
     threads: int = field(default=2, metadata={"help": "Torch threads for model inference."})
     precision: str = field(

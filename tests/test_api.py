@@ -85,6 +85,7 @@ def test_repeated_claims_are_decided_once_and_a_second_check_is_served_from_the_
     assert a["verdict"] == c["verdict"] and a["start"] < c["start"]  # one verdict, offsets per sentence
     again = client.post("/v1/check", json={"text": text}).get_json()
     assert again["timings_ms"]["cache_hits"] == 2
+    assert again["timings_ms"]["embed_cache_hits"] == 3  # nor is any sentence embedded again
     assert [s["verdict"] for s in again["sentences"]] == [s["verdict"] for s in first["sentences"]]
 
 
