@@ -1,6 +1,7 @@
 """Benchmark batch checking: local engine vs Ray engine, against the bare embedding forward pass.
 
-Run ``python -m bench.batch`` (200 generated article pages; ``--quick`` uses 10, local engine only). The pages are served by
+Run ``python -m bench.batch`` (200 generated article pages; ``--quick`` uses 10, local engine only; ``--pages N``
+another number, written beside the quick results so only a full run replaces the table). The pages are served by
 a local HTTP server in this process, so the numbers measure Veracity (fetch, extraction, segmentation,
 embedding, check-worthiness, retrieval, verdicts, SQLite writes), not the network. The politeness delay is
 0 and the per-host limit equals the concurrency, because every page comes from one host here; real crawls
@@ -8,8 +9,9 @@ are bounded by the delay instead (200 pages on one host at 1 s apart take 200 s,
 
 Reported, on the same pages in the same run:
   * documents/min and sentences/s of ``run_batch`` with the local engine (models loaded beforehand) and
-    with the Ray engine (2 check actors of 1 CPU each on a local cluster; actor start-up and model
-    loading are inside the timing, ``ray.init`` is not);
+    with the Ray engine, once with 1 check actor and once with 2, of 1 CPU each on one local 2-CPU cluster
+    (actor start-up, model loading and the merge of the workers' shards are inside the timing, ``ray.init``
+    is not), and the 2-worker run's documents/min as a multiple of the 1-worker run's;
   * the bare model: ``Embedder.encode`` alone on exactly the sentences the batch embedded, with the
     pipeline's thread count (timed after each engine, median), and each engine's sentences/s as a fraction
     of it; and once with 1 torch thread, the per-CPU reference for Ray's single-CPU actors;
@@ -117,6 +119,7 @@ def run_engine(engine: str, urls: list[str], settings, db: Path, pipeline=None, 
     assert progress["pending"] == 0 and progress["checked"] == len(urls), progress
     return {
         "engine": engine,
+        "workers": workers if engine == "ray" else None,
         "documents": stats.documents,
         "sentences": stats.sentences,
         "claims": stats.claims,
@@ -171,12 +174,13 @@ def main() -> None:
             started = time.perf_counter()
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=256 * 1024 * 1024)
             ray_init_s = time.perf_counter() - started
-            try:
-                distributed = run_engine("ray", urls, settings, Path(tmp) / "ray.db", workers=2)
+            try:  # 1 then 2 check actors on the same cluster and pages: does a second worker add throughput?
+                for workers in (1, 2):
+                    distributed = run_engine("ray", urls, settings, Path(tmp) / f"ray{workers}.db", workers=workers)
+                    distributed["ray_init_s"] = round(ray_init_s, 2)
+                    rows.append(distributed)
             finally:
                 ray.shutdown()
-            distributed["ray_init_s"] = round(ray_init_s, 2)
-            rows.append(distributed)
         bare_runs.append(time_bare(pipeline.embedder, texts))
         # the same with one torch thread: what each single-CPU Ray actor has to work with
         import torch
@@ -211,6 +215,12 @@ def main() -> None:
         # per CPU-second, against the bare model with the same torch threads per process (local: settings.threads; ray: 1)
         reference = bare if row["engine"] == "local" else bare_one
         row["cpu_fraction_of_bare_model"] = round(row["sentences_per_cpu_s"] / reference["sentences_per_cpu_s"], 3)
+    by_workers = {row["workers"]: row for row in rows if row["engine"] == "ray"}
+    scaling = (
+        round(by_workers[2]["documents_per_min"] / by_workers[1]["documents_per_min"], 2)
+        if {1, 2} <= set(by_workers) and by_workers[1]["documents_per_min"]
+        else None
+    )
     result = {
         "machine": f"{platform.machine()} CPU, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
         "pages": n_pages,
@@ -219,10 +229,12 @@ def main() -> None:
         "bare_model": bare,
         "bare_model_1_thread": bare_one,
         "engines": rows,
+        "ray_2_over_1_workers": scaling,
         "notes": "local: one process, fetch threads + the pipeline (torch threads = VERACITY_THREADS); ray: a fetch actor and "
-        "2 check actors of 1 CPU on a local 2-CPU cluster, actor start-up and model loading inside the timing.",
+        "1 or 2 check actors of 1 CPU on a local 2-CPU cluster, each actor writing its results to its own shard, merged "
+        "into SQLite by the driver at the end; actor start-up, model loading and the merge inside the timing.",
     }
-    out = results_dir(args.quick)
+    out = results_dir(args.quick or n_pages != 200)  # only the full run replaces the committed table
     out.mkdir(parents=True, exist_ok=True)
     (out / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
     md = render(result)
@@ -240,8 +252,9 @@ def render(result: dict) -> str:
     ]
     for row in result["engines"]:
         rss = ", ".join(f"{k}: {v:.0f}" for k, v in sorted(row["peak_rss_mb"].items()))
+        engine = row["engine"] if not row.get("workers") else f"ray, {_workers(row['workers'])}"
         lines.append(
-            f"| {row['engine']} | {row['documents']} | {row['sentences']} | {row['seconds']:.1f} | {row['documents_per_min']:.0f} "
+            f"| {engine} | {row['documents']} | {row['sentences']} | {row['seconds']:.1f} | {row['documents_per_min']:.0f} "
             f"| {row['sentences_per_s']:.1f} | {row['fraction_of_bare_model']:.0%} | {row['sentences_per_cpu_s']:.1f} "
             f"| {row['cpu_fraction_of_bare_model']:.0%} | {rss} |"
         )
@@ -257,14 +270,27 @@ def render(result: dict) -> str:
         for r in result["engines"]
         if "model_load_s" in r
     ]
-    extra += [f"ray.init {r['ray_init_s']} s (outside the timing)" for r in result["engines"] if "ray_init_s" in r]
+    extra += [
+        f"ray.init {r['ray_init_s']} s (once, outside the timing)" for r in result["engines"] if "ray_init_s" in r
+    ][:1]
     extra.append(f"bare model timed {len(bare['seconds_each_run'])} times (s): {bare['seconds_each_run']}, median used")
     load = result["load_average_1min"]
     extra.append(
         f"1-minute load average {load['start']} at the start, {load['end']} at the end (other work shares these cores)"
     )
-    lines += ["", "; ".join(extra) + ".", "", result["notes"]]
+    lines += ["", "; ".join(extra) + "."]
+    if result.get("ray_2_over_1_workers") is not None:
+        lines += [
+            "",
+            f"Ray, 1 → 2 check workers: {result['ray_2_over_1_workers']:.2f}× the documents/min "
+            "(2.00× would be perfect scaling; the cluster has 2 CPUs, shared with the driver and the fetch actor).",
+        ]
+    lines += ["", result["notes"]]
     return "\n".join(lines)
+
+
+def _workers(n: int) -> str:
+    return f"{n} check worker{'' if n == 1 else 's'}"
 
 
 if __name__ == "__main__":

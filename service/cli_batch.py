@@ -24,6 +24,7 @@ from veracity.service.batch import (
     run_batch,
 )
 from veracity.service.batch.export import write_claim_reviews, write_csv, write_jsonl
+from veracity.service.batch.shards import MissingShards, merge_shards, shard_dir_for
 from veracity.service.cli_common import cli_settings
 from veracity.service.errors import database_problem
 from veracity.service.fetch import FetchConfig
@@ -44,10 +45,10 @@ class DefaultGroup(click.Group):
 
 @click.group(cls=DefaultGroup)
 def batch() -> None:
-    """Check many pages or texts at once: run, export, worker.
+    """Check many pages or texts at once: run, export, merge, worker.
 
     `veracity batch INPUT --out results.db` is short for `veracity batch run INPUT --out results.db`
-    (name a file called run, export or worker with the long form).
+    (name a file called run, export, merge or worker with the long form).
     """
 
 
@@ -79,6 +80,14 @@ def batch() -> None:
 )
 @click.option(
     "--ray-address", default=None, help="Ray: cluster address (default RAY_ADDRESS; unset starts a local cluster)."
+)
+@click.option(
+    "--shards",
+    "shard_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Ray: folder where workers write their results before the merge (default: --out's name + .shards; "
+    "on a cluster, one every node shares).",
 )
 @click.option("--check-all", is_flag=True, help="Give a verdict for every sentence, check-worthy or not.")
 @click.option("--force", is_flag=True, help="Re-check documents already in the results file.")
@@ -133,6 +142,7 @@ def run(
     workers: int,
     cpus_per_worker: int,
     ray_address: str | None,
+    shard_dir: Path | None,
     check_all: bool,
     force: bool,
     retry_errors: bool,
@@ -177,10 +187,15 @@ def run(
         workers=workers,
         cpus_per_worker=cpus_per_worker,
         ray_address=ray_address,
+        shard_dir=str(shard_dir) if shard_dir else None,
     )
     say = (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))
     store = _open_store(out, lock_wait)
     with store:
+        # results a stopped Ray run left in shards count as done, before --force or --retry-errors look at them
+        merged = merge_shards(store, shard_dir)
+        if merged.files:
+            say(str(merged))
         previous = store.ensure_job(CLI_JOB, {"check_all": check_all})
         if previous is not None and previous.get("check_all") != check_all and not force:
             say(
@@ -215,10 +230,11 @@ def run(
             stats = run_batch(store, CLI_JOB, settings, options, pipeline=pipeline, progress=progress)
         except KeyboardInterrupt:
             close()
+            merge_shards(store, shard_dir)  # what Ray workers finished before the interrupt counts as done
             raise click.ClickException(
                 f"interrupted; run the same command again to finish the {store.progress(CLI_JOB)['pending']} documents left"
             ) from None
-        except ImportError as exc:
+        except (ImportError, MissingShards) as exc:
             close()
             raise click.ClickException(str(exc)) from None
         except FileNotFoundError as exc:
@@ -309,6 +325,43 @@ def export(db: Path, fmt: str, job: str | None, out) -> None:
             write_csv(documents, out)
         else:
             write_claim_reviews(documents, out)
+
+
+@batch.command()
+@click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--shards",
+    "shard_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The folder the Ray workers wrote to (default: DB's name + .shards).",
+)
+def merge(db: Path, shard_dir: Path | None) -> None:
+    """Fold the results Ray workers left in shards into DB, after a run that was killed before its own merge.
+
+    Safe at any time and to repeat: a document already in DB is never written twice, and a line a killed worker
+    left half-written is skipped (that document stays pending; `batch run` checks it again). `batch run` does
+    this by itself first, so you need it only to export before running again.
+    """
+    directory = shard_dir or shard_dir_for(db)
+    if not directory.is_dir():  # a finished run merged and removed its shards: nothing to do, not an error
+        click.echo(
+            f"nothing to merge: there is no {directory} (if the workers wrote elsewhere, name it with --shards)",
+            err=True,
+        )
+        return
+    with _open_store(db) as store:
+        report = merge_shards(store, directory)
+        pending = store.progress(CLI_JOB)["pending"] if store.job(CLI_JOB) else 0
+    click.echo(str(report), err=True)
+    for path in report.busy:
+        click.echo(f"{path} is still being written by a running worker; merge again when the run has stopped", err=True)
+    if pending:
+        click.echo(
+            f"{pending} document{' is' if pending == 1 else 's are'} still pending; run the same `batch run` command "
+            "again to check them",
+            err=True,
+        )
 
 
 @batch.command()

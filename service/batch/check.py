@@ -1,7 +1,8 @@
 """Checking a chunk: turn each source into a page of text, then check all the pages in one ``check_many`` call.
 
 Runs wherever the models are: in the caller's process (the local engine) or in a Ray check actor; it never
-touches SQLite, so both engines hand its ``DocResult`` rows to the one writer.
+touches SQLite: the local engine hands its ``DocResult`` rows to the one writer, a Ray check actor appends them
+to its shard (``shards``), which that writer merges.
 """
 
 from __future__ import annotations
@@ -32,14 +33,6 @@ class DocResult:
     key: str
     document: dict[str, Any]
     sentences: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps([self.key, self.document, self.sentences], ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, data: str) -> DocResult:
-        key, document, sentences = json.loads(data)
-        return cls(key, document, sentences)
 
 
 def acquire(source: Source, fetcher: Fetcher, body: bytes | None = None) -> Page:

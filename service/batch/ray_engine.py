@@ -1,5 +1,8 @@
 """The Ray engine: the same fetch and check stages as the local engine, as Ray Data actors.
 
+Check actors write their results to shards of their own (``shards``) and send the driver a few numbers per
+document, so the driver never holds or writes results; it merges the shards into the results file at the end.
+
 Ray is an optional extra (``veracity[ray]``): nothing here imports it until a batch runs with
 ``--engine ray``, so importing this module costs no more than the local engine.
 """
@@ -11,7 +14,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from veracity.service.batch.check import DocResult, acquire, check_pages
 from veracity.service.batch.runner import BatchOptions, RunStats, cpu_seconds, peak_rss_mb
+from veracity.service.batch.shards import MissingShards, ShardWriter, merge_shards, shard_dir_for
 from veracity.service.batch.sources import Source
 from veracity.service.fetch import FILE_TYPES, FetchConfig, Fetcher, Page
 
@@ -56,20 +60,28 @@ class FetchStage:
 
 
 class CheckStage:
-    def __init__(self, settings: Settings, check_all: bool) -> None:
+    def __init__(self, settings: Settings, check_all: bool, job: str, shard_dir: str) -> None:
         from veracity.service.pipeline import build_pipeline
 
         self.pipeline = build_pipeline(settings)
         self.check_all = check_all
+        self.job, self.shard_dir = job, shard_dir
+        self.shard: ShardWriter | None = None  # opened with the first chunk: an actor given no work leaves no file
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
         pages = [(str(k), Page(**json.loads(p))) for k, p in zip(batch["key"], batch["page"])]
         results = check_pages(self.pipeline, pages, self.check_all)
+        if self.shard is None:
+            self.shard = ShardWriter(self.shard_dir, self.job)
+        self.shard.write(results)  # before the acknowledgement: a document the driver counts is on disk
         n = len(results)
-        return {
-            "result": np.array([r.to_json() for r in results], dtype=object),
+        return {  # the acknowledgement: what progress and the run's counts need, not the results
+            "key": np.array([r.key for r in results], dtype=object),
+            "status": np.array([r.document["status"] for r in results], dtype=object),
+            "sentences": np.array([r.document.get("sentences") or 0 for r in results]),
+            "checkworthy": np.array([r.document.get("checkworthy") or 0 for r in results]),
             "worker": np.array([f"ray-check-{os.getpid()}"] * n, dtype=object),
             "peak_rss_mb": np.array([peak_rss_mb()] * n),
             "cpu_s": np.array([cpu_seconds()] * n),
@@ -77,6 +89,21 @@ class CheckStage:
             "fetch_cpu_s": batch["fetch_cpu_s"],
             "fetch_rss_mb": batch["fetch_rss_mb"],
         }
+
+    def __del__(self) -> None:
+        shard = getattr(self, "shard", None)
+        if shard is not None:
+            shard.close()
+
+
+def _acknowledged(batch: dict[str, Any]) -> list[DocResult]:
+    """The driver's view of a checked chunk: each document's key, status and counts; its rows are in a shard."""
+    return [
+        DocResult(str(key), {"status": str(status), "sentences": int(sentences), "checkworthy": int(checkworthy)})
+        for key, status, sentences, checkworthy in zip(
+            batch["key"], batch["status"], batch["sentences"], batch["checkworthy"]
+        )
+    ]
 
 
 def _opt(value: Any) -> Any:
@@ -122,7 +149,7 @@ def _ray_init(options: BatchOptions) -> bool:
     return True
 
 
-def _stream(ds) -> Iterator[dict[str, Any]]:
+def _stream(ds) -> Generator[dict[str, Any]]:
     """Results as Ray Data produces them; Ray's warning that a small batch leaves an actor idle is expected."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", category=UserWarning)
@@ -140,8 +167,10 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
     cpu_started = cpu_seconds()
     if not sources:
         return stats
+    shard_dir = Path(options.shard_dir) if options.shard_dir else shard_dir_for(store.path)
     open_store(settings).close()  # build the default corpus here, once, not in every actor
     started_ray = _ray_init(options)
+    acknowledged: list[str] = []
     try:
         context = DataContext.get_current()
         context.enable_progress_bars = False
@@ -162,31 +191,62 @@ def _run_ray(store, job, settings, options, sources, progress, should_stop) -> R
         )
         ds = ds.map_batches(
             CheckStage,
-            fn_constructor_kwargs={"settings": worker_settings, "check_all": options.check_all},
+            fn_constructor_kwargs={
+                "settings": worker_settings,
+                "check_all": options.check_all,
+                "job": job,
+                "shard_dir": str(shard_dir.absolute()),
+            },
             batch_size=options.chunk_docs,
             compute=ActorPoolStrategy(size=options.workers),
             num_cpus=options.cpus_per_worker,
         )
-        for batch in _stream(ds):
-            results = [DocResult.from_json(r) for r in batch["result"]]
-            store.save(job, results)
-            stats.add(results)
-            for prefix in ("", "fetch_"):
-                workers = batch[f"{prefix}worker"]
-                rss_column = batch["peak_rss_mb" if not prefix else "fetch_rss_mb"]
-                for worker, rss, cpu in zip(workers, rss_column, batch[f"{prefix}cpu_s"]):
-                    stats.peak_rss_mb[str(worker)] = max(float(rss), stats.peak_rss_mb.get(str(worker), 0.0))
-                    stats.cpu_s[str(worker)] = round(max(float(cpu), stats.cpu_s.get(str(worker), 0.0)), 2)
-            stats.elapsed_s = time.perf_counter() - started
-            if progress:
-                progress(results)
-            if should_stop and should_stop():
-                stats.stopped = True
-                break
+        batches = _stream(ds)
+        try:
+            for batch in batches:
+                results = _acknowledged(batch)
+                acknowledged.extend(r.key for r in results)
+                stats.add(results)
+                for prefix in ("", "fetch_"):
+                    workers = batch[f"{prefix}worker"]
+                    rss_column = batch["peak_rss_mb" if not prefix else "fetch_rss_mb"]
+                    for worker, rss, cpu in zip(workers, rss_column, batch[f"{prefix}cpu_s"]):
+                        stats.peak_rss_mb[str(worker)] = max(float(rss), stats.peak_rss_mb.get(str(worker), 0.0))
+                        stats.cpu_s[str(worker)] = round(max(float(cpu), stats.cpu_s.get(str(worker), 0.0)), 2)
+                stats.elapsed_s = time.perf_counter() - started
+                if progress:
+                    progress(results)
+                if should_stop and should_stop():
+                    stats.stopped = True
+                    break
+        finally:
+            batches.close()  # stops the pipeline now if we left early, rather than when it is collected
     finally:
         if started_ray:
             ray.shutdown()
+    _merge_after_run(store, job, shard_dir, acknowledged)
     stats.elapsed_s = time.perf_counter() - started
     stats.peak_rss_mb["driver"] = peak_rss_mb()
     stats.cpu_s["driver"] = round(cpu_seconds() - cpu_started, 2)
     return stats
+
+
+def _merge_after_run(store, job: str, shard_dir: Path, acknowledged: list[str], wait_s: float = 10.0) -> None:
+    """Merge the run's shards, waiting a little for actors that Ray is still stopping to let go of theirs.
+
+    A shard still held is merged all the same and only kept on disk; the next run or ``batch merge`` removes it.
+    Every acknowledged document must now be stored: if not, the workers wrote where this process cannot read.
+    """
+    deadline = time.monotonic() + wait_s
+    report = merge_shards(store, shard_dir)
+    while report.busy and time.monotonic() < deadline:
+        time.sleep(0.2)
+        report = merge_shards(store, shard_dir)
+    missing = store.pending_sources(job, acknowledged)
+    if missing:
+        raise MissingShards(
+            f"{len(missing)} documents were checked by Ray workers but their results are not in {shard_dir}: "
+            "workers on other machines wrote them to that path on their own disks. Copy those files into "
+            f"{shard_dir} here and run `veracity batch merge {store.path}`; next time give --shards a directory "
+            "every node shares (the same path on each)."
+        )

@@ -2,7 +2,8 @@
 
 Two engines run the same stages: ``local`` (threads fetch, this process checks) and ``ray`` (Ray Data
 ``map_batches``: a fetch actor, then check actors that each load the models once; see ``ray_engine``). In both
-the caller's process is the only writer to SQLite.
+the caller's process is the only writer to SQLite: the local engine writes each chunk, the Ray engine's actors
+write shards that the caller merges (``shards``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from veracity.service.batch.check import DocResult, acquire, check_pages
+from veracity.service.batch.shards import merge_shards
 from veracity.service.batch.sources import Source
 from veracity.service.batch.store import ResultsStore
 from veracity.service.fetch import FetchConfig, Fetcher, Page
@@ -38,6 +40,7 @@ class BatchOptions:
     cpus_per_worker: int = 1  # ray: CPUs (and torch threads) per check actor
     fetch_workers: int = 1  # ray: fetch actors; the per-host limit applies within each
     ray_address: str | None = None  # ray: cluster address; None uses RAY_ADDRESS, else starts a local cluster
+    shard_dir: str | None = None  # ray: where check actors write results; None: "<results file>.shards" beside it
 
 
 @dataclass
@@ -94,7 +97,12 @@ def run_batch(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunStats:
-    """Check every pending document of ``job`` and store the results, chunk by chunk."""
+    """Check every pending document of ``job`` and store the results, chunk by chunk.
+
+    Results a stopped Ray run left in shards are merged first, whichever engine runs now: a document whose
+    result is already on disk is never checked again.
+    """
+    merge_shards(store, options.shard_dir)
     sources = store.pending_sources(job)
     if options.engine == "ray":
         from veracity.service.batch.ray_engine import _run_ray  # Ray stays an optional import

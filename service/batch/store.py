@@ -4,7 +4,8 @@ Resumable by construction: every input document gets a row in ``documents`` (sta
 any work starts, and each chunk's results (its sentences, the document's status and counts) are written
 in one transaction. A run killed at any point leaves whole chunks done and the rest ``pending``; running
 it again picks up exactly the pending rows, and ``sentences`` is keyed by (document, index), so nothing
-is lost or written twice.
+is lost or written twice. The Ray engine's workers write their chunks to shards first (``shards``), which
+``ResultsStore.merge`` folds in writing only documents still pending, so the same holds for them.
 """
 
 from __future__ import annotations
@@ -357,25 +358,57 @@ class ResultsStore:
         if not results:
             return
         with self._write():
-            ids = dict(
+            ids = self._document_ids(job, [r.key for r in results])
+            missing = [r.key for r in results if r.key not in ids]
+            if missing:  # not registered: a caller bug, never silently dropped
+                raise KeyError(f"document {missing[0]!r} is not part of job {job!r}")
+            self._write_results(job, results, ids)
+
+    def merge(self, job: str, results: list[DocResult]) -> tuple[int, int, int]:
+        """Write the results of documents still ``pending``, in one transaction; the others are left as they are.
+
+        For results that were stored elsewhere first (a Ray worker's shard): merging the same result twice, or one
+        for a document finished since, changes nothing. Returns (written, already finished, not in the job).
+        """
+        with self._write():
+            ids = self._document_ids(job, [r.key for r in results], status="pending")
+            finished = self._document_ids(job, [r.key for r in results if r.key not in ids])
+            fresh: dict[str, DocResult] = {}
+            for r in results:
+                if r.key in ids:
+                    fresh.setdefault(r.key, r)  # a document twice in one call: the first result wins
+            self._write_results(job, list(fresh.values()), ids)
+        unknown = sum(1 for r in results if r.key not in ids and r.key not in finished)
+        return len(fresh), len(results) - len(fresh) - unknown, unknown
+
+    def _document_ids(self, job: str, keys: list[str], status: str | None = None) -> dict[str, int]:
+        """{key: documents.id} of the given keys in ``job`` (only those with ``status``, if given)."""
+        ids: dict[str, int] = {}
+        extra, extra_args = (" and status = ?", [status]) if status is not None else ("", [])
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            ids.update(
                 self.db.execute(
-                    f"select key, id from documents where job = ? and key in ({','.join('?' for _ in results)})",
-                    [job, *(r.key for r in results)],
+                    f"select key, id from documents where job = ? and key in ({','.join('?' for _ in part)}){extra}",
+                    [job, *part, *extra_args],
                 ).fetchall()
             )
-            seq = self.db.execute("select coalesce(max(seq), 0) from documents where job = ?", [job]).fetchone()[0]
-            checked_at = now_iso()
-            sentence_rows: list[dict[str, Any]] = []
-            for r in results:
-                doc_id = ids.get(r.key)
-                if doc_id is None:  # not registered: a caller bug, never silently dropped
-                    raise KeyError(f"document {r.key!r} is not part of job {job!r}")
-                seq += 1
-                self.db.execute("delete from sentences where document_id = ?", [doc_id])
-                self.db.table("documents").update(doc_id, {**r.document, "checked_at": checked_at, "seq": seq})
-                sentence_rows.extend({"document_id": doc_id, **s} for s in r.sentences)
-            if sentence_rows:
-                self.db.table("sentences").insert_all(sentence_rows, batch_size=500)
+        return ids
+
+    def _write_results(self, job: str, results: list[DocResult], ids: dict[str, int]) -> None:
+        """Sentences replaced and document rows finished; the caller holds the write transaction. A result may carry
+        its own ``checked_at`` (a shard line records when its worker checked it); otherwise it is now."""
+        seq = self.db.execute("select coalesce(max(seq), 0) from documents where job = ?", [job]).fetchone()[0]
+        checked_at = now_iso()
+        sentence_rows: list[dict[str, Any]] = []
+        for r in results:
+            doc_id = ids[r.key]
+            seq += 1
+            self.db.execute("delete from sentences where document_id = ?", [doc_id])
+            self.db.table("documents").update(doc_id, {"checked_at": checked_at, **r.document, "seq": seq})
+            sentence_rows.extend({"document_id": doc_id, **s} for s in r.sentences)
+        if sentence_rows:
+            self.db.table("sentences").insert_all(sentence_rows, batch_size=500)
 
     def progress(self, job: str) -> dict[str, int]:
         counts = {"total": 0, "pending": 0, "checked": 0, "failed": 0, "skipped": 0}
