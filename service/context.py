@@ -31,6 +31,7 @@ context-dependent sentence of the article set, with a blind judge's acceptance o
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from veracity.service.segment import Segment
@@ -122,6 +123,13 @@ STOPWORDS = frozenset(
     """even when after before while with without from into about only also then that this these those there
     which what your have been being will would could should might must more most less much many some""".split()
 )
+# Words frequent on any health page, and adjective endings: neither names what a page is about (_keyword).
+KEYWORD_STOP = frozenset(
+    """people should health doctor about which their there these those other years treatment information
+    because include including usually always could would medicine medicines between before during problems
+    symptoms called something someone things others person another products research studies""".split()
+)
+ADJECTIVE_ENDINGS = ("ic", "al", "ive", "ous", "ful", "ary", "ible", "able")
 PERSONAL = frozenset("you we i he she they it".split())
 CONTRACTIONS = {"it's": "is", "it’s": "is", "they're": "are", "they’re": "are", "that's": "is", "that’s": "is"}
 _WORD = re.compile(r"[\w'’-]+")
@@ -270,7 +278,7 @@ def page_topic(segments: Sequence[Segment]) -> str:
     Common Cold" → "Common Cold". The longest run of the title's words (at most four, not starting or ending with a
     function word) that the body names at least twice wins; a single word must not be one of the words titles are
     made of ("about", "manage", "questions"). A page that opens without a title takes the subject of its first
-    sentence instead. No title, or a title the page never repeats: no topic.
+    sentence instead; failing both, a word the page plainly centres on (``_keyword``).
     """
     first = segments[0] if segments else None
     title = first.text.strip() if first and first.kind == "heading" else ""
@@ -281,7 +289,7 @@ def page_topic(segments: Sequence[Segment]) -> str:
     words = [w.strip(" “”\"'!?.,:;()®") for w in re.split(r"\s+[-–—|]\s+|[:(|]|\s+", title)]
     words = [w for w in words if w]
     if not words:
-        return ""
+        return _keyword(segments)
     body = " " + " ".join(s.text for s in segments if s.kind != "heading").lower() + " "
     best = ""
     for n in range(min(len(words), 4), 0, -1):
@@ -298,7 +306,24 @@ def page_topic(segments: Sequence[Segment]) -> str:
                 break
         if best:
             break
-    return best
+    return best or _keyword(segments)
+
+
+def _keyword(segments: Sequence[Segment]) -> str:
+    """A page whose title gives no topic ("Key points", "Halt the Hurt!") is about the word its sentences name
+    far more often than any other, when a heading names it too: "fentanyl" on CDC's fentanyl page."""
+    counts: Counter[str] = Counter(
+        w
+        for s in segments
+        if s.kind != "heading"
+        for w in set(re.findall(r"[a-z][a-z-]{5,}", s.text.lower()))
+        if w not in KEYWORD_STOP and not w.endswith(ADJECTIVE_ENDINGS)
+    )
+    top = counts.most_common(2)
+    if not top or top[0][1] < 6 or (len(top) > 1 and top[0][1] < 1.5 * top[1][1]):
+        return ""
+    headings = " ".join(s.text.lower() for s in segments if s.kind == "heading")
+    return top[0][0] if top[0][0] in headings else ""
 
 
 def _anchor(text: str, topic: str) -> str | None:

@@ -129,3 +129,12 @@ def test_headings_that_ask_or_number_give_no_subject_for_it():
     assert heading_topic("2. Key facts") == ""
     assert heading_topic("3. Who can and cannot take amitriptyline") == ""
     assert heading_topic("What Is Kratom?") == "Kratom"
+
+
+def test_a_page_without_a_usable_title_is_about_the_word_it_centres_on():
+    claims = claims_of(
+        "# Key points\n\nIn the US, fentanyl is a synthetic opioid. Fentanyl is prescribed for severe pain. "
+        "Illegal fentanyl is sold as powder. Fentanyl is often mixed with heroin. Fentanyl overdoses are rising. "
+        "Fentanyl test strips exist.\n\n# What is fentanyl?\n\nEven in small doses, it can be deadly.\n"
+    )
+    assert claims["Even in small doses, it can be deadly."] == "Fentanyl: even in small doses, it can be deadly."
